@@ -1,0 +1,67 @@
+"""The sans-I/O contract every provider dialect fulfils."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, Protocol, TypeVar
+
+from ._http import HttpRequest, HttpResponse
+from ._paging import Page
+from .errors import APIError
+
+__all__ = ["Dialect"]
+
+M = TypeVar("M")
+C = TypeVar("C", bound=Hashable, contravariant=True)
+
+
+class Dialect(Protocol[M, C]):
+    """Builds requests and parses responses for one provider; never does I/O."""
+
+    @property
+    def request_id_header(self) -> str:
+        """Response header carrying the provider's request id."""
+        ...
+
+    @property
+    def max_page_size(self) -> int:
+        """Largest page size the provider accepts."""
+        ...
+
+    @property
+    def default_page_size(self) -> int:
+        """The page size the provider uses when none is sent."""
+        ...
+
+    @property
+    def max_prefetch(self) -> int:
+        """How many pages may be fetched ahead (1 where only a next-page link exists)."""
+        ...
+
+    def fetch_request(self, id: str) -> HttpRequest:
+        """GET one composition."""
+        ...
+
+    def delete_request(self, id: str) -> HttpRequest:
+        """DELETE one composition."""
+        ...
+
+    def page_request(self, query: Any, cursor: C) -> HttpRequest:
+        """GET the page at ``cursor`` of the listing described by ``query``."""
+        ...
+
+    def parse_item(self, response: HttpResponse) -> M:
+        """Decode a single-composition response."""
+        ...
+
+    def parse_page(self, response: HttpResponse, cursor: C) -> Page[M]:
+        """Decode a list response into a Page whose ``following`` holds later cursors."""
+        ...
+
+    def parse_error(self, response: HttpResponse) -> APIError:
+        """Turn an error response into the matching APIError subclass."""
+        ...
+
+    def item_key(self, item: M) -> Hashable:
+        """The identity of an item, used to drop a record repeated across a page boundary."""
+        ...

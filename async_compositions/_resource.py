@@ -1,0 +1,92 @@
+"""The provider-neutral half of a compositions resource: one implementation of every verb."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Hashable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._dialect import Dialect
+from ._http import HttpRequest
+from ._paging import Page, stream_items
+from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
+from ._transport import Transport
+from ._validate import check_int_range, check_limit, check_prefetch
+
+__all__ = ["ResourceCore"]
+
+M = TypeVar("M")
+C = TypeVar("C", bound=Hashable)
+
+
+class ResourceCore(Generic[M, C]):
+    """Runs a dialect's requests through the transport; provider classes add typed verbs."""
+
+    __slots__ = ("_dialect", "_transport")
+
+    def __init__(self, transport: Transport, dialect: Dialect[M, C]) -> None:
+        self._transport = transport
+        self._dialect = dialect
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def _timeout(self, timeout: TimeoutArg) -> Any:
+        if timeout is NOT_GIVEN:
+            return None
+        return to_client_timeout(timeout, self._transport.timeout)
+
+    async def _send_item(self, request: HttpRequest, timeout: TimeoutArg) -> M:
+        response = await self._transport.send(request, timeout=self._timeout(timeout))
+        return self._dialect.parse_item(response)
+
+    async def _send_delete(self, request: HttpRequest, timeout: TimeoutArg) -> None:
+        await self._transport.send(request, timeout=self._timeout(timeout))
+
+    async def _fetch_page(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
+        request = self._dialect.page_request(query, cursor)
+        response = await self._transport.send(request, timeout=timeout)
+        page = self._dialect.parse_page(response, cursor)
+        return attrs.evolve(page, fetcher=functools.partial(self._fetch_page, query, timeout))
+
+    async def _page(self, query: Any, cursor: C, timeout: TimeoutArg) -> Page[M]:
+        return await self._fetch_page(query, self._timeout(timeout), cursor)
+
+    def _plan(self, limit: object, page_size: object) -> tuple[int | None, int | None, int]:
+        """Validate limit/page_size; return (limit, page size to send, page size to plan by)."""
+        checked_limit = check_limit(limit)
+        dialect = self._dialect
+        if page_size is not None:
+            size: int | None = check_int_range(page_size, 1, dialect.max_page_size, "page_size")
+        elif checked_limit:
+            # Asking for no more than needed: a limit of 10 should cost one small page.
+            size = min(checked_limit, dialect.max_page_size)
+        else:
+            size = None
+        return checked_limit, size, size or dialect.default_page_size
+
+    def _stream(
+        self,
+        query: Any,
+        first: C,
+        *,
+        limit: int | None,
+        plan_size: int,
+        prefetch: object,
+        timeout: TimeoutArg,
+    ) -> AsyncIterator[M]:
+        depth = check_prefetch(prefetch, self._dialect.max_prefetch)
+        return stream_items(
+            functools.partial(self._fetch_page, query, self._timeout(timeout)),
+            first,
+            limit=limit,
+            page_size=plan_size,
+            prefetch=depth,
+            key=self._dialect.item_key,
+            spawn=self._transport.sessions.spawn,
+        )
+
+    async def _list(self, stream: AsyncIterator[M]) -> list[M]:
+        return [item async for item in stream]

@@ -1,0 +1,160 @@
+"""The exception hierarchy shared by both providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CompositionsError",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "UnprocessableEntityError",
+    "error_class_for_status",
+]
+
+
+class CompositionsError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class APIConnectionError(CompositionsError):
+    """The request could not be completed at the transport level."""
+
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", before_send: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        # True when the request surely never reached the server (safe to resend a create).
+        self.before_send = before_send
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within its timeout."""
+
+
+class ResponseDecodeError(CompositionsError):
+    """A response body was not the JSON the provider documents."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str = "",
+        request_id: str | None = None,
+    ) -> None:
+        excerpt = body[:200]
+        suffix = f": {excerpt!r}" if body else ""
+        super().__init__(f"{message}{suffix}")
+        self.message = message
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+
+
+class APIError(CompositionsError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | str | None = None,
+        request_id: str | None = None,
+        more_info: str | None = None,
+        body: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.more_info = more_info
+        self.body = body
+        self.errors: list[dict[str, Any]] = errors if errors is not None else []
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"HTTP {self.status}"]
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        text = f"{' '.join(parts)}: {self.message}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (type(self), self.message, self.__dict__))
+
+
+def _rebuild_api_error(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
+    """Recreate an APIError after pickling (keyword-only constructor)."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._describe())
+    return err
+
+
+class BadRequestError(APIError):
+    """HTTP 400: the provider rejected the parameters."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the credentials were missing or wrong."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403: the credentials may not do this."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: no such resource (or its media is not ready yet)."""
+
+
+class ConflictError(APIError):
+    """HTTP 409: the resource is in a state that forbids the operation."""
+
+
+class UnprocessableEntityError(APIError):
+    """HTTP 422: well-formed but semantically invalid parameters."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429: too many requests; ``retry_after`` says how long to wait, when known."""
+
+
+class ServerError(APIError):
+    """HTTP 5xx: the provider failed."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[APIError]:
+    """Return the exception class for an HTTP error status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)
