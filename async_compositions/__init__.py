@@ -17,6 +17,7 @@ from .errors import (
     ResponseDecodeError,
     ServerError,
     UnprocessableEntityError,
+    WebhookVerificationError,
 )
 from .retry import RetryPolicy
 from .status import CompositionStatus
@@ -41,5 +42,6 @@ __all__ = [
     "ServerError",
     "TwilioClient",
     "UnprocessableEntityError",
+    "WebhookVerificationError",
     "__version__",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "ResponseDecodeError",
     "ServerError",
     "UnprocessableEntityError",
+    "WebhookVerificationError",
     "error_class_for_status",
 ]
 
@@ -62,6 +63,10 @@ class ResponseDecodeError(CompositionsError):
         self.status = status
         self.body = body
         self.request_id = request_id
+
+
+class WebhookVerificationError(CompositionsError):
+    """A webhook's signature is missing, wrong or stale, or its body is malformed."""
 
 
 class APIError(CompositionsError):
