@@ -71,9 +71,19 @@ def _parse_int(value: Any, _: object = None) -> int:
         raise TypeError("expected an integer, got a bool")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        if not value.is_integer():
+            # int() would silently drop the fraction: a wrong value is worse than an error.
+            raise ValueError(f"expected an integer, got {value!r}")
         return int(value)
     return int(value)
+
+
+def _parse_bool(value: Any, _: object = None) -> bool:
+    # Registered explicitly: bool subclasses int, so the int hook would otherwise claim it.
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
 
 
 def make_converter() -> cattrs.Converter:
@@ -85,6 +95,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(CompositionStatus, _parse_status)
     conv.register_structure_hook(float, _parse_float)
     conv.register_structure_hook(int, _parse_int)
+    conv.register_structure_hook(bool, _parse_bool)
     conv.register_unstructure_hook(URL, str)
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
     return conv

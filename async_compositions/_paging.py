@@ -101,14 +101,26 @@ async def stream_items(
         schedule(first)
         while inflight:
             cursor, current = inflight.popleft()
-            page = await current
+            try:
+                page = await current
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if current.cancelled() and me is not None and not me.cancelling():
+                    # Not our cancellation: the fetch was cancelled by the client closing.
+                    raise RuntimeError(
+                        "the client was closed while this stream was running"
+                    ) from None
+                raise
             current = None
             fetched.add(cursor)
             received += len(page.items)
             if page.has_next:
                 _learn(page, cursor, fetched, known, queued, prefetch)
-            while queued and room_for_more():
-                schedule(queued.popleft())
+                while queued and room_for_more():
+                    schedule(queued.popleft())
+            else:
+                # The listing ends here (it may have shrunk): cursors queued earlier are stale.
+                queued.clear()
             # A record shifted across a page boundary by an insert or delete between two
             # requests would otherwise appear twice.
             keys: set[Hashable] = set()

@@ -36,7 +36,11 @@ class SessionManager:
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Start a background request (a page prefetch) that ``aclose()`` will cancel."""
-        self._check_loop()
+        try:
+            self._check_loop()
+        except RuntimeError:
+            coro.close()  # never run: close it so no "never awaited" warning follows
+            raise
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

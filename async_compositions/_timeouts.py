@@ -42,8 +42,8 @@ def to_client_timeout(
         raise TypeError(
             f"timeout must be seconds, an aiohttp.ClientTimeout or None, not {type(value).__name__}"
         )
-    if not value > 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"timeout must be > 0 seconds and finite (None: no limit), got {value!r}")
     total = float(value)
     connect = default.connect if default.connect is not None else total
     return aiohttp.ClientTimeout(total=total, connect=min(total, connect))

@@ -10,14 +10,17 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CompositionFailedError",
     "CompositionsError",
     "ConflictError",
+    "DownloadError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
     "UnprocessableEntityError",
+    "WaitTimeoutError",
     "WebhookVerificationError",
     "error_class_for_status",
 ]
@@ -63,6 +66,37 @@ class ResponseDecodeError(CompositionsError):
         self.status = status
         self.body = body
         self.request_id = request_id
+
+
+class CompositionFailedError(CompositionsError):
+    """``wait()`` saw the composition fail; ``.composition`` is the failed model."""
+
+    def __init__(self, message: str, composition: Any) -> None:
+        super().__init__(message)
+        self.composition = composition
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.composition))
+
+
+class WaitTimeoutError(CompositionsError, TimeoutError):
+    """``wait()`` reached its deadline; ``.composition`` is the last model seen, if any."""
+
+    def __init__(self, message: str, composition: Any = None) -> None:
+        super().__init__(message)
+        self.composition = composition
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.composition))
+
+
+class DownloadError(CompositionsError):
+    """A media download ended with the wrong number of bytes or could not resume."""
+
+    def __init__(self, message: str, *, expected: int | None = None, received: int = 0) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.received = received
 
 
 class WebhookVerificationError(CompositionsError):

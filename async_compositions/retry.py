@@ -15,8 +15,8 @@ _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{attribute.name} must be a finite number > 0, got {value!r}")
 
 
 def _full_jitter(ceiling: float) -> float:

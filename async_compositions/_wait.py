@@ -1,0 +1,96 @@
+"""Polling a composition until it settles, woken early by webhook events."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
+
+from .errors import CompositionFailedError, WaitTimeoutError
+from .status import CompositionStatus
+
+__all__ = ["Waiters", "wait_until_settled"]
+
+M = TypeVar("M")
+
+
+class Waiters:
+    """Events that wake pending ``wait()`` calls when a webhook says a composition changed."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self) -> None:
+        self._events: collections.defaultdict[Hashable, set[asyncio.Event]] = (
+            collections.defaultdict(set)
+        )
+
+    def register(self, key: Hashable) -> asyncio.Event:
+        """A fresh event that ``notify(key)`` will set."""
+        event = asyncio.Event()
+        self._events[key].add(event)
+        return event
+
+    def unregister(self, key: Hashable, event: asyncio.Event) -> None:
+        """Forget an event once its waiter has finished."""
+        events = self._events.get(key)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._events[key]
+
+    def notify(self, key: Hashable) -> int:
+        """Wake every waiter on ``key``; returns how many were woken."""
+        events = self._events.get(key, ())
+        for event in events:
+            event.set()
+        return len(events)
+
+
+def _check_seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{what} must be > 0, got {value!r}")
+    return float(value)
+
+
+async def wait_until_settled(
+    fetch: Callable[[], Awaitable[M]],
+    status_of: Callable[[M], CompositionStatus],
+    describe: str,
+    wake: asyncio.Event,
+    *,
+    timeout: float,
+    poll_interval: float,
+    max_poll_interval: float = 30.0,
+) -> M:
+    """Fetch until the status is terminal; raise on failure or at the deadline."""
+    limit = _check_seconds(timeout, "timeout")
+    interval = _check_seconds(poll_interval, "poll_interval")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last: M | None = None
+    try:
+        async with asyncio.timeout_at(deadline):
+            while True:
+                wake.clear()
+                last = await fetch()
+                status = status_of(last)
+                if status is CompositionStatus.FAILED:
+                    raise CompositionFailedError(f"composition {describe} failed", last)
+                if status.is_terminal:
+                    return last
+                try:
+                    async with asyncio.timeout(interval):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+                interval = min(interval * 1.5, max_poll_interval)
+    except TimeoutError:
+        if loop.time() < deadline:
+            raise  # a timeout from inside fetch(), not our deadline
+        state = f" (last status {status_of(last).value})" if last is not None else ""
+        raise WaitTimeoutError(
+            f"composition {describe} not settled after {limit:g}s{state}", last
+        ) from None
