@@ -31,7 +31,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(VENV)/.bench-installed
-	$(BIN)/python -m benchmarks.bench_paging
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Hashable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import aiohttp
 import attrs
+from yarl import URL
 
 from ._dialect import Dialect
+from ._download import DownloadResult, ProgressCallback, download_media
 from ._http import HttpRequest
 from ._paging import Page, stream_items
 from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
 from ._transport import Transport
 from ._validate import check_int_range, check_limit, check_prefetch
+from ._wait import Waiters, wait_until_settled
+from .status import CompositionStatus
 
 __all__ = ["ResourceCore"]
 
@@ -24,11 +30,23 @@ C = TypeVar("C", bound=Hashable)
 class ResourceCore(Generic[M, C]):
     """Runs a dialect's requests through the transport; provider classes add typed verbs."""
 
-    __slots__ = ("_dialect", "_transport")
+    __slots__ = ("_dialect", "_transport", "_waiters")
 
     def __init__(self, transport: Transport, dialect: Dialect[M, C]) -> None:
         self._transport = transport
         self._dialect = dialect
+        self._waiters = Waiters()
+
+    def notify(self, event_or_id: Any) -> int:
+        """Wake pending ``wait()`` calls for a composition (pass a webhook event or an id).
+
+        Returns how many waiters were woken; each re-fetches at once instead of sleeping
+        until its next poll.
+        """
+        key = event_or_id if isinstance(event_or_id, str) else getattr(event_or_id, "id", None)
+        if not isinstance(key, str):
+            raise TypeError("notify() takes a composition id or an event with an .id")
+        return self._waiters.notify(key)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -90,3 +108,55 @@ class ResourceCore(Generic[M, C]):
 
     async def _list(self, stream: AsyncIterator[M]) -> list[M]:
         return [item async for item in stream]
+
+    async def _wait(self, id: str, request: HttpRequest, timeout: float, poll_interval: float) -> M:
+        event = self._waiters.register(id)
+        try:
+            return await wait_until_settled(
+                functools.partial(self._send_item, request, NOT_GIVEN),
+                _status_of,
+                id,
+                event,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            )
+        finally:
+            self._waiters.unregister(id, event)
+
+    async def _download(
+        self,
+        url: URL,
+        dest: Any,
+        default_name: str,
+        *,
+        progress: ProgressCallback | None,
+        chunk_size: int,
+        timeout: TimeoutArg,
+    ) -> DownloadResult:
+        return await download_media(
+            self._transport.sessions.get(),
+            url,
+            _into_directory(dest, default_name),
+            progress=progress,
+            chunk_size=chunk_size,
+            timeout=to_client_timeout(timeout, DOWNLOAD_TIMEOUT),
+            retry=self._transport.retry,
+        )
+
+
+# A large file takes as long as it takes: bound the connect and each read, not the total.
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
+
+
+def _into_directory(dest: Any, default_name: str) -> Any:
+    """A destination directory gets the provider's file name (a stat call, not worth a thread)."""
+    if isinstance(dest, str | Path) and Path(dest).is_dir():
+        return Path(dest) / default_name
+    return dest
+
+
+def _status_of(model: Any) -> CompositionStatus:
+    status = model.status
+    if not isinstance(status, CompositionStatus):
+        raise TypeError(f"{type(model).__name__}.status is not a CompositionStatus")
+    return status

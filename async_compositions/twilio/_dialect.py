@@ -167,6 +167,33 @@ class TwilioDialect:
         """DELETE ``/Compositions/{sid}``; 204 on success."""
         return HttpRequest("DELETE", self.item_url(id), expected=frozenset({204}))
 
+    def media_request(self, sid: str, *, ttl: int | None = None) -> HttpRequest:
+        """GET ``/Compositions/{sid}/Media`` without following its redirect."""
+        url = self.item_url(sid) / "Media"
+        if ttl is not None:
+            url = url.with_query(Ttl=str(check_int_range(ttl, 1, 3600, "ttl")))
+        return HttpRequest("GET", url, expected=frozenset({200, 301, 302, 303, 307}))
+
+    def parse_media_url(self, response: HttpResponse) -> URL:
+        """The pre-signed media URL: ``redirect_to`` in the body, else the Location header."""
+        target: object = None
+        try:
+            data = json.loads(response.body) if response.body else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            target = data.get("redirect_to")
+        if not isinstance(target, str) or not target:
+            target = response.headers.get("Location")
+        if not isinstance(target, str) or not target:
+            raise ResponseDecodeError(
+                "media response has neither redirect_to nor Location",
+                status=response.status,
+                body=response.text,
+            )
+        url = URL(target, encoded=True)
+        return url if url.is_absolute() else self.base_url.origin().join(url)
+
     def first_page_url(
         self,
         *,
@@ -237,7 +264,7 @@ class TwilioDialect:
             )
         try:
             return _structure_composition(data, Composition)  # type: ignore[no-any-return]
-        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        except (cattrs.BaseValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ResponseDecodeError(
                 f"composition did not decode ({type(exc).__name__}: {exc})",
                 status=response.status,

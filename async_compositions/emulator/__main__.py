@@ -1,0 +1,106 @@
+"""``python -m async_compositions.emulator``: serve both provider APIs until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from ._emulator import Emulator
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m async_compositions.emulator",
+        description="Local emulator of the Twilio Video v1 Compositions and "
+        "Telnyx Room Compositions APIs.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    parser.add_argument(
+        "--processing-delay",
+        type=float,
+        default=1.0,
+        help="seconds from created to processing (1.0)",
+    )
+    parser.add_argument(
+        "--completion-delay",
+        type=float,
+        default=2.0,
+        help="seconds from processing to completed (2.0)",
+    )
+    parser.add_argument(
+        "--manual", action="store_true", help="no timers: compositions stay enqueued"
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--media-size", type=int, default=65_536, help="bytes of each media file")
+    parser.add_argument("--seed-twilio", type=int, default=0, metavar="N", help="N compositions")
+    parser.add_argument("--seed-telnyx", type=int, default=0, metavar="N", help="N compositions")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for ids")
+    parser.add_argument("--account-sid", default=None, help="Twilio Account SID to accept")
+    parser.add_argument("--auth-token", default=None, help="Twilio Auth Token to accept")
+    parser.add_argument("--telnyx-api-key", default=None, help="Telnyx API key to accept")
+    return parser
+
+
+def _public_key(emu: Emulator) -> str:
+    try:
+        return emu.telnyx_public_key
+    except RuntimeError as exc:
+        return f"(unavailable: {exc})"
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        processing_delay=None if args.manual else args.processing_delay,
+        completion_delay=None if args.manual else args.completion_delay,
+        latency=args.latency,
+        media_size=args.media_size,
+        seed=args.seed,
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        telnyx_api_key=args.telnyx_api_key,
+    )
+    async with emulator as emu:
+        emu.seed_twilio(args.seed_twilio)
+        emu.seed_telnyx(args.seed_telnyx)
+        lines = [
+            f"# async-compositions emulator listening on {emu.url} (Ctrl-C to stop)",
+            f"TWILIO_VIDEO_BASE_URL={emu.twilio_base_url}",
+            f"TWILIO_ACCOUNT_SID={emu.twilio_account_sid}",
+            f"TWILIO_AUTH_TOKEN={emu.twilio_auth_token}",
+            f"TWILIO_API_KEY={emu.twilio_api_key_sid}",
+            f"TWILIO_API_SECRET={emu.twilio_api_key_secret}",
+            f"TELNYX_BASE_URL={emu.telnyx_base_url}",
+            f"TELNYX_API_KEY={emu.telnyx_api_key}",
+            f"TELNYX_PUBLIC_KEY={_public_key(emu)}",
+        ]
+        print("\n".join(lines), flush=True)
+        await stop.wait()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until interrupted; the exit status is 0 after a clean stop."""
+    args = _parser().parse_args(argv)
+    try:
+        asyncio.run(_serve(args))
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

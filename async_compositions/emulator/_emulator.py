@@ -1,0 +1,516 @@
+"""Emulator: both provider APIs on one local aiohttp server, with knobs for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from aiohttp import web
+
+from ._events import telnyx_completed_event, twilio_callbacks
+from ._faults import Fault, FaultKind, RecordedRequest
+from ._gateway import Gateway
+from ._media import MediaSigner, media_bytes
+from ._store import (
+    COMPLETED,
+    DELETED,
+    ENQUEUED,
+    FAILED,
+    PROCESSING,
+    Store,
+    TelnyxComposition,
+    Transition,
+    TwilioComposition,
+)
+from ._telnyx import TelnyxAPI, telnyx_json
+from ._twilio import TwilioAPI, twilio_json
+from ._webhooks import Ed25519Signer, WebhookDelivery, WebhookDispatcher
+
+if TYPE_CHECKING:
+    from ..telnyx import TelnyxClient
+    from ..twilio import TwilioClient
+
+__all__ = ["Emulator"]
+
+logger = logging.getLogger("async_compositions.emulator")
+
+_ORIGIN = {"x_pos": 0, "y_pos": 0, "z_pos": 0}
+
+
+class Emulator:
+    """Twilio Video v1 Compositions and Telnyx Room Compositions on ``127.0.0.1``.
+
+    Compositions stay ``enqueued`` until ``await emu.advance()`` moves them on, unless
+    ``processing_delay``/``completion_delay`` (seconds) put them on a timer.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        processing_delay: float | None = None,
+        completion_delay: float | None = None,
+        latency: float = 0.0,
+        media_size: int = 65_536,
+        seed: int | None = None,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        api_key_sid: str | None = None,
+        api_key_secret: str | None = None,
+        telnyx_api_key: str | None = None,
+        telnyx_signing_seed: bytes | None = None,
+        webhook_timeout: float = 5.0,
+    ) -> None:
+        if media_size < 0:
+            raise ValueError("media_size must be >= 0")
+        if latency < 0 or webhook_timeout <= 0:
+            raise ValueError("latency must be >= 0 and webhook_timeout > 0")
+        self.host = host
+        self._port = port
+        self._auto = processing_delay is not None or completion_delay is not None
+        self.processing_delay = processing_delay or 0.0
+        self.completion_delay = completion_delay or 0.0
+        self.twilio_account_sid = account_sid or "AC" + secrets.token_hex(16)
+        self.twilio_auth_token = auth_token or secrets.token_hex(16)
+        self.twilio_api_key_sid = api_key_sid or "SK" + secrets.token_hex(16)
+        self.twilio_api_key_secret = api_key_secret or secrets.token_urlsafe(24)
+        self.telnyx_api_key = telnyx_api_key or (
+            "KEY" + secrets.token_hex(16).upper() + "_" + secrets.token_urlsafe(16)
+        )
+        self._signing_seed = telnyx_signing_seed
+        self._signer: Ed25519Signer | None = None
+        rng = random.Random(seed)
+        self.store = Store(
+            rng=rng,
+            account_sid=self.twilio_account_sid,
+            user_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            media_size=media_size,
+        )
+        media = MediaSigner(secrets.token_bytes(32))
+        self._twilio = TwilioAPI(
+            self.store,
+            credentials={
+                self.twilio_account_sid: self.twilio_auth_token,
+                self.twilio_api_key_sid: self.twilio_api_key_secret,
+            },
+            signer=media,
+            on_created=self._created,
+        )
+        self._telnyx = TelnyxAPI(
+            self.store, api_key=self.telnyx_api_key, signer=media, on_created=self._created
+        )
+        self._gateway = Gateway(latency=latency)
+        self.faults = self._gateway.faults
+        # The log of every request received, oldest first (cleared by clear_requests()).
+        self.requests: list[RecordedRequest] = self._gateway.requests
+        self._webhooks = WebhookDispatcher(timeout=webhook_timeout)
+        self._timers: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._stopped = False
+
+    # -- lifecycle of the server -----------------------------------------------------------
+
+    async def start(self) -> Self:
+        """Bind and serve; the port is chosen by the OS when ``port=0``."""
+        if self._runner is not None or self._stopped:
+            raise RuntimeError("an Emulator can be started once")
+        app = web.Application()
+        self._gateway.install(app)
+        app.router.add_routes(self._twilio.routes())
+        app.router.add_routes(self._telnyx.routes())
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
+        await runner.setup()
+        self._runner = runner
+        try:
+            site = web.TCPSite(runner, self.host, self._port)
+            await site.start()
+        except BaseException:
+            await self.stop()
+            raise
+        host, port = runner.addresses[0][:2]
+        self._port = port
+        shown = f"[{host}]" if ":" in host else host
+        self._url = f"http://{shown}:{port}"
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving, cancel timers and pending webhook deliveries; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        timers = list(self._timers)
+        for task in timers:
+            task.cancel()
+        if timers:
+            await asyncio.gather(*timers, return_exceptions=True)
+        await self._webhooks.aclose()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else ("running" if self._url else "not started")
+        return f"<Emulator url={self._url!r} {state}>"
+
+    # -- addresses and credentials ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        if self._url is None:
+            raise RuntimeError("the emulator is not running; use 'async with Emulator()'")
+        return self._url
+
+    @property
+    def port(self) -> int:
+        """The TCP port served."""
+        self.url  # noqa: B018 - raises when not started
+        return self._port
+
+    @property
+    def twilio_base_url(self) -> str:
+        """The Twilio API root, ``.../v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def telnyx_base_url(self) -> str:
+        """The Telnyx API root, ``.../v2``."""
+        return f"{self.url}/v2"
+
+    @property
+    def telnyx_signer(self) -> Ed25519Signer:
+        """The Ed25519 key that signs Telnyx webhooks (needs ``cryptography``)."""
+        if self._signer is None:
+            self._signer = Ed25519Signer(self._signing_seed)
+        return self._signer
+
+    @property
+    def telnyx_public_key(self) -> str:
+        """Base64 of the raw 32-byte Ed25519 public key that verifies Telnyx webhooks."""
+        return self.telnyx_signer.public_key
+
+    def twilio_client(self, **kwargs: Any) -> TwilioClient:
+        """A ``TwilioClient`` with this emulator's credentials and base URL."""
+        from ..twilio import TwilioClient
+
+        options: dict[str, Any] = {
+            "account_sid": self.twilio_account_sid,
+            "auth_token": self.twilio_auth_token,
+            "base_url": self.twilio_base_url,
+        }
+        options.update(kwargs)
+        return TwilioClient(**options)
+
+    def telnyx_client(self, **kwargs: Any) -> TelnyxClient:
+        """A ``TelnyxClient`` with this emulator's API key and base URL."""
+        from ..telnyx import TelnyxClient
+
+        options: dict[str, Any] = {
+            "api_key": self.telnyx_api_key,
+            "base_url": self.telnyx_base_url,
+        }
+        options.update(kwargs)
+        return TelnyxClient(**options)
+
+    # -- knobs -----------------------------------------------------------------------------
+
+    @property
+    def latency(self) -> float:
+        """Seconds every request waits before it is handled (settable at any time)."""
+        return self._gateway.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("latency must be >= 0")
+        self._gateway.latency = value
+
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        retry_after: float | str | None = None,
+        delay: float = 0.0,
+        processed: bool = False,
+    ) -> Fault:
+        """Make the next ``times`` matching requests fail as ``kind`` (see ``FaultKind``)."""
+        after = None if retry_after is None else _header_number(retry_after)
+        return self.faults.add(
+            Fault(
+                kind=kind,
+                times=times,
+                method=method,
+                path=path,
+                status=status,
+                retry_after=after,
+                delay=delay,
+                processed=processed,
+            )
+        )
+
+    def clear_faults(self) -> None:
+        """Forget every pending fault."""
+        self.faults.clear()
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self.requests.clear()
+
+    def mark_failing(self, *ids: str) -> None:
+        """Compositions of these rooms/sessions (or with these ids) end ``failed``."""
+        for id in ids:
+            self.store.failing.update({id, id.lower()})
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery attempt so far, in order."""
+        return self._webhooks.log
+
+    async def wait_webhooks(self, timeout: float = 10.0) -> bool:
+        """Wait until no webhook delivery is pending; False if ``timeout`` passed first."""
+        return await self._webhooks.wait_idle(timeout)
+
+    # -- compositions ----------------------------------------------------------------------
+
+    async def advance(self, id: str | None = None, *, steps: int = 1, wait: bool = True) -> int:
+        """Move compositions (all, or one) ``steps`` steps on; return how many moves were made.
+
+        enqueued -> processing -> completed, or failed for marked rooms and sessions.
+        With ``wait`` the webhooks these moves trigger have been delivered on return.
+        """
+        if id is not None and self.store.find(id) is None:
+            raise KeyError(f"no composition with id {id!r}")
+        moves = 0
+        deliveries: list[asyncio.Task[None]] = []
+        for _ in range(steps):
+            records = self.store.active(None if id is None else [id])
+            if not records:
+                break
+            for record in records:
+                transition = self.store.step(record)
+                if transition is not None:
+                    moves += 1
+                    deliveries += self._notify(transition)
+        if wait and deliveries:
+            await asyncio.wait(deliveries)
+        return moves
+
+    async def finish(self, id: str | None = None, *, wait: bool = True) -> int:
+        """Advance compositions (all, or one) until completed or failed."""
+        return await self.advance(id, steps=2, wait=wait)
+
+    def composition(self, id: str) -> dict[str, Any]:
+        """The JSON the API would return for composition ``id`` (either provider)."""
+        record = self.store.find(id)
+        if isinstance(record, TwilioComposition):
+            return twilio_json(record, self.url)
+        if isinstance(record, TelnyxComposition):
+            return telnyx_json(record, self._telnyx.download_url(record, self.url))
+        raise KeyError(f"no composition with id {id!r}")
+
+    def media_bytes(self, id: str) -> bytes:
+        """The full media content composition ``id`` serves once completed."""
+        record = self.store.find(id)
+        if record is None:
+            raise KeyError(f"no composition with id {id!r}")
+        return media_bytes(record.media_key, record.media_size)
+
+    def seed_twilio(
+        self,
+        n: int,
+        *,
+        status: str = COMPLETED,
+        room_sid: str | None = None,
+        start: datetime | None = None,
+        interval: timedelta = timedelta(minutes=1),
+        format: str = "mp4",
+        resolution: str = "640x480",
+        media_size: int | None = None,
+        status_callback: str | None = None,
+    ) -> list[str]:
+        """Add ``n`` Twilio compositions created ``interval`` apart; return their SIDs."""
+        if status not in (ENQUEUED, PROCESSING, COMPLETED, FAILED, DELETED):
+            raise ValueError(f"unknown status {status!r}")
+        store = self.store
+        first = start or store.clock() - n * interval
+        room = room_sid or store.new_sid("RM")
+        sids = []
+        for i in range(n):
+            created = first + i * interval
+            record = TwilioComposition(
+                sid=store.new_sid("CJ"),
+                account_sid=store.account_sid,
+                room_sid=room,
+                date_created=created,
+                audio_sources=["*"],
+                audio_sources_excluded=[],
+                video_layout={"grid": _twilio_region()},
+                resolution=resolution,
+                format=format,
+                trim=True,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                media_size=store.media_size if media_size is None else media_size,
+                media_duration=store.new_duration(),
+            )
+            store.settle(record, status, created + timedelta(seconds=30))
+            store.twilio[record.sid] = record
+            sids.append(record.sid)
+            self._created(record)
+        return sids
+
+    def seed_telnyx(
+        self,
+        n: int,
+        *,
+        status: str = COMPLETED,
+        session_id: str | None = None,
+        start: datetime | None = None,
+        interval: timedelta = timedelta(minutes=1),
+        resolution: str = "1280x720",
+        media_size: int | None = None,
+        webhook_event_url: str | None = None,
+    ) -> list[str]:
+        """Add ``n`` Telnyx compositions created ``interval`` apart; return their ids."""
+        if status not in (ENQUEUED, PROCESSING, COMPLETED, FAILED):
+            raise ValueError(f"unknown status {status!r}")
+        store = self.store
+        first = start or store.clock() - n * interval
+        session = (session_id or store.new_uuid()).lower()
+        ids = []
+        for i in range(n):
+            created = first + i * interval
+            record = TelnyxComposition(
+                id=store.new_uuid(),
+                room_id=store.room_for_session(session),
+                session_id=session,
+                user_id=store.user_id,
+                format="mp4",
+                resolution=resolution,
+                video_layout={
+                    "first": {"x_pos": 0, "y_pos": 0, "z_pos": 0, "video_sources": ["*"]}
+                },
+                webhook_event_url=webhook_event_url,
+                webhook_event_failover_url="",
+                webhook_timeout_secs=None,
+                created_at=created,
+                media_size=store.media_size if media_size is None else media_size,
+                media_duration=store.new_duration(),
+            )
+            store.settle(record, status, created + timedelta(seconds=30))
+            store.telnyx[record.id] = record
+            ids.append(record.id)
+            self._created(record)
+        return ids
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _created(self, record: TwilioComposition | TelnyxComposition) -> None:
+        if self._auto and record.status in (ENQUEUED, PROCESSING) and not self._stopped:
+            task = asyncio.ensure_future(self._run_timer(record))
+            self._timers.add(task)
+            task.add_done_callback(self._timers.discard)
+
+    async def _run_timer(self, record: TwilioComposition | TelnyxComposition) -> None:
+        for delay in (self.processing_delay, self.completion_delay):
+            await asyncio.sleep(delay)
+            if self.store.find(record.id) is not record:
+                return  # deleted meanwhile (Telnyx deletes outright)
+            transition = self.store.step(record)
+            if transition is not None:
+                self._notify(transition)
+
+    def _notify(self, transition: Transition) -> list[asyncio.Task[None]]:
+        """Queue the webhooks a lifecycle step triggers."""
+        if self._stopped:
+            return []
+        record = transition.record
+        if isinstance(record, TwilioComposition):
+            return self._notify_twilio(record, transition.new)
+        return self._notify_telnyx(record, transition.new)
+
+    def _notify_twilio(self, record: TwilioComposition, status: str) -> list[asyncio.Task[None]]:
+        if not record.status_callback:
+            return []
+        tasks = []
+        for event, params in twilio_callbacks(record, status):
+            request = self._webhooks.twilio_request(
+                record.status_callback,
+                record.status_callback_method,
+                params,
+                self.twilio_auth_token,
+            )
+            tasks.append(self._webhooks.submit_twilio(record.sid, event, request))
+        return tasks
+
+    def _notify_telnyx(self, record: TelnyxComposition, status: str) -> list[asyncio.Task[None]]:
+        # video.room.composition.completed is the only composition event Telnyx documents.
+        if status != COMPLETED or not record.webhook_event_url:
+            return []
+        try:
+            signer = self.telnyx_signer
+        except RuntimeError as exc:  # cryptography is not installed
+            logger.error("Telnyx webhook for %s not sent: %s", record.id, exc)
+            return []
+        download_url = self._telnyx.download_url(record, self.url)
+        event = telnyx_completed_event(record, self.store.new_uuid(), download_url)
+        urls = [record.webhook_event_url]
+        if record.webhook_event_failover_url:
+            urls.append(record.webhook_event_failover_url)
+        task = self._webhooks.submit_telnyx(
+            record.id,
+            event["event_type"],
+            self._webhooks.telnyx_body(event),
+            signer,
+            urls,
+            record.webhook_timeout_secs or None,
+        )
+        return [task]
+
+
+def _header_number(value: float | str) -> str:
+    """A Retry-After value as sent: whole seconds without a trailing ``.0``."""
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _twilio_region() -> dict[str, Any]:
+    return {
+        "video_sources": ["*"],
+        "video_sources_excluded": [],
+        "reuse": "show_oldest",
+        "x_pos": 0,
+        "y_pos": 0,
+        "z_pos": 0,
+        "width": 0,
+        "height": 0,
+        "max_columns": 0,
+        "max_rows": 0,
+        "cells_excluded": [],
+    }

@@ -1,0 +1,220 @@
+"""A loopback aiohttp.web server serving Twilio- and Telnyx-shaped listings, in its own process.
+
+URL layout (latency and listing size travel in the path, so one server serves every case):
+
+    /twilio/{latency_ms}/{total}/v1/Compositions?PageSize=&Page=&PageToken=
+    /telnyx/{latency_ms}/{total}/v2/room_compositions?page[size]=&page[number]=
+
+Each request waits ``latency_ms`` before answering. Page bodies are built once and cached,
+so the server spends almost no CPU per request. Run as ``python -m benchmarks._server``; it
+prints ``PORT <n>`` and stops when its stdin closes or after ``--ttl`` seconds, whichever
+comes first. ``ServerProcess`` starts and stops it from a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from ._payloads import telnyx_page, twilio_page
+
+__all__ = ["ServerProcess", "make_app"]
+
+HOST = "127.0.0.1"
+JSON = "application/json"
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=4096)
+def _twilio_body(origin: str, path: str, page: int, size: int, total: int) -> bytes:
+    return twilio_page(origin=origin, collection_path=path, page=page, page_size=size, total=total)
+
+
+@functools.lru_cache(maxsize=4096)
+def _telnyx_body(number: int, size: int, total: int) -> bytes:
+    return telnyx_page(page_number=number, page_size=size, total=total)
+
+
+def _listing(request: web.Request) -> tuple[float, int]:
+    try:
+        latency_ms = float(request.match_info["latency"])
+        total = int(request.match_info["total"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if not (0 <= latency_ms <= 10_000 and 0 <= total <= 1_000_000):
+        raise web.HTTPNotFound()
+    return latency_ms / 1000, total
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _error(status: int, body: object) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON)
+
+
+async def twilio_list(request: web.Request) -> web.Response:
+    """GET /v1/Compositions with Twilio's paging (follow ``next_page_url``)."""
+    latency, total = _listing(request)
+    if not request.headers.get("Authorization", "").startswith("Basic "):
+        return _error(401, {"code": 20003, "message": "Authenticate", "status": 401})
+    size = _int_param(request, "PageSize", 50)
+    page = _int_param(request, "Page", 0)
+    if size is None or page is None or not 1 <= size <= 100 or page < 0:
+        return _error(400, {"code": 20001, "message": "Invalid paging", "status": 400})
+    if page > 0 and "PageToken" not in request.query:
+        # As Twilio does: a client must follow next_page_url, not count pages itself.
+        return _error(
+            400,
+            {"code": 70002, "message": "Paged requests must include a PageToken", "status": 400},
+        )
+    await asyncio.sleep(latency)
+    origin = f"{request.scheme}://{request.host}"
+    body = _twilio_body(origin, request.path, page, size, total)
+    return web.Response(body=body, content_type=JSON, headers={"Twilio-Request-Id": "RQ0"})
+
+
+async def telnyx_list(request: web.Request) -> web.Response:
+    """GET /v2/room_compositions with Telnyx's numbered pages."""
+    latency, total = _listing(request)
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        return _error(401, {"errors": [{"code": "10009", "title": "Authentication failed"}]})
+    size = _int_param(request, "page[size]", 20)
+    number = _int_param(request, "page[number]", 1)
+    if size is None or number is None or not 1 <= size <= 250 or number < 1:
+        return _error(400, {"errors": [{"code": "10015", "title": "Bad Request"}]})
+    await asyncio.sleep(latency)
+    return web.Response(body=_telnyx_body(number, size, total), content_type=JSON)
+
+
+def make_app() -> web.Application:
+    """The application: one route per provider shape."""
+    app = web.Application()
+    app.router.add_get("/twilio/{latency}/{total}/v1/Compositions", twilio_list)
+    app.router.add_get("/telnyx/{latency}/{total}/v2/room_compositions", telnyx_list)
+    return app
+
+
+def _stop_on_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    # The parent holds our stdin; EOF means it closed it or died.
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+
+
+async def serve(port: int, ttl: float, watch_stdin: bool) -> None:
+    """Serve on 127.0.0.1 until stdin closes or ``ttl`` seconds pass."""
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, HOST, port)
+        await site.start()
+        print(f"PORT {runner.addresses[0][1]}", flush=True)
+        stop = asyncio.Event()
+        if watch_stdin:
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=_stop_on_eof, args=(loop, stop), daemon=True).start()
+        try:
+            await asyncio.wait_for(stop.wait(), ttl)
+        except TimeoutError:
+            print("server: ttl reached, stopping", file=sys.stderr, flush=True)
+    finally:
+        await runner.cleanup()
+
+
+class ServerProcess:
+    """Runs the server in a child process for the duration of a ``with`` block."""
+
+    def __init__(self, *, ttl: float = 600.0, start_timeout: float = 30.0) -> None:
+        self._ttl = ttl
+        self._start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def __enter__(self) -> Self:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._server", "--ttl", str(self._ttl)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=_ROOT,
+            env=env,
+        )
+        self._proc = proc
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], self._start_timeout)
+        line = proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("PORT "):
+            self._stop()
+            raise RuntimeError(f"benchmark server did not start (got {line!r})")
+        self.port = int(line.split()[1])
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def twilio_base_url(self, latency: float, total: int) -> str:
+        """Base URL (``.../v1``) of a Twilio listing of ``total`` records."""
+        return f"{self.twilio_root(latency, total)}/v1"
+
+    def twilio_root(self, latency: float, total: int) -> str:
+        """The Video domain root (what twilio-python calls the domain's ``base_url``)."""
+        return f"http://{HOST}:{self.port}/twilio/{latency * 1000:g}/{total}"
+
+    def telnyx_base_url(self, latency: float, total: int) -> str:
+        """Base URL (``.../v2``) of a Telnyx listing of ``total`` records."""
+        return f"http://{HOST}:{self.port}/telnyx/{latency * 1000:g}/{total}/v2"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m benchmarks._server [--port N] [--ttl S] [--no-stdin]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ttl", type=float, default=600.0, help="stop after this many seconds")
+    parser.add_argument("--no-stdin", action="store_true", help="do not stop on stdin EOF")
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.port, args.ttl, not args.no_stdin))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Fault injection, per-request latency and the request log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from async_compositions import (
+    APIConnectionError,
+    APITimeoutError,
+    RateLimitError,
+    ResponseDecodeError,
+    RetryPolicy,
+    ServerError,
+)
+from async_compositions.emulator import Emulator, Fault
+
+ROOM = "RM" + "a" * 32
+SESSION = "7c4da191-2600-4df6-a35e-0ecae6caa5d3"
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(seed=3) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def twilio_auth(emu: Emulator) -> dict[str, str]:
+    return {
+        "Authorization": aiohttp.encode_basic_auth(emu.twilio_account_sid, emu.twilio_auth_token)
+    }
+
+
+def telnyx_auth(emu: Emulator) -> dict[str, str]:
+    return {"Authorization": f"Bearer {emu.telnyx_api_key}"}
+
+
+async def test_status_fault_answers_in_each_providers_shape(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    fault = emu.inject("status", status=503, method="get", path="/v1/Compositions")
+    twilio_list = f"{emu.twilio_base_url}/Compositions"
+    async with http.get(twilio_list, headers=twilio_auth(emu)) as response:
+        assert response.status == 503
+        assert response.headers["Twilio-Request-Id"].startswith("RQ")
+        assert await response.json() == {
+            "code": 20503,
+            "message": "Service Unavailable",
+            "more_info": "https://www.twilio.com/docs/errors/20503",
+            "status": 503,
+        }
+    async with http.get(twilio_list, headers=twilio_auth(emu)) as response:
+        assert response.status == 200  # the fault was used up
+    assert fault.hits == 1 and fault.remaining == 0 and not emu.faults.items
+    emu.inject("status", path="/v2/*")  # 500 by default
+    async with http.get(
+        f"{emu.telnyx_base_url}/room_compositions", headers=telnyx_auth(emu)
+    ) as response:
+        assert response.status == 500 and response.headers["x-request-id"]
+        body = await response.json()
+    assert body["errors"][0]["code"] == "10007"
+    assert body["errors"][0]["title"] == "Unexpected error"
+    assert [r.fault for r in emu.requests] == ["status", None, "status"]
+
+
+async def test_fault_matches_method_and_path_only(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.inject("status", status=502, times=2, method="POST", path="/v2/room_compositions")
+    url = f"{emu.telnyx_base_url}/room_compositions"
+    statuses = []
+    for method in ("GET", "POST", "GET", "POST", "POST"):
+        async with http.request(
+            method, url, headers=telnyx_auth(emu), json={"session_id": SESSION}
+        ) as response:
+            statuses.append(response.status)
+    assert statuses == [200, 502, 200, 502, 202]
+    assert len(emu.store.telnyx) == 1  # an unprocessed fault never reaches the handler
+
+
+async def test_processed_fault_takes_effect_and_the_client_does_not_resend_a_create(
+    emu: Emulator,
+) -> None:
+    emu.inject("status", status=502, method="POST", processed=True)
+    async with emu.twilio_client(retry=RetryPolicy(max_attempts=3)) as client:
+        with pytest.raises(ServerError) as info:
+            await client.compositions.create(room_sid=ROOM, audio_sources=["*"])
+    assert info.value.status == 502 and info.value.code == 20500
+    assert len(emu.store.twilio) == 1  # created on the server, answer lost
+    assert [r.method for r in emu.requests] == ["POST"]
+
+
+async def test_rate_limit_carries_retry_after(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    emu.inject("rate_limit", retry_after=2, path="/v1/*")
+    emu.inject("rate_limit", retry_after=0.5, path="/v2/*")
+    async with http.get(
+        f"{emu.twilio_base_url}/Compositions", headers=twilio_auth(emu)
+    ) as response:
+        assert response.status == 429 and response.headers["Retry-After"] == "2"
+        assert (await response.json())["code"] == 20429
+    async with http.get(
+        f"{emu.telnyx_base_url}/room_compositions", headers=telnyx_auth(emu)
+    ) as response:
+        assert response.status == 429 and response.headers["Retry-After"] == "0.5"
+        assert response.headers["x-ratelimit-remaining"] == "0"
+        assert response.headers["x-ratelimit-reset"] == "0.5"
+        error = (await response.json())["errors"][0]
+    assert error == {
+        "code": "10011",
+        "title": "Too many requests",
+        "detail": "You have exceeded the maximum number of allowed requests.",
+        "meta": {"url": "https://developers.telnyx.com/docs/overview/errors/10011"},
+    }
+
+
+async def test_client_waits_out_a_rate_limit(emu: Emulator) -> None:
+    emu.seed_twilio(2)
+    emu.inject("rate_limit", retry_after="0")
+    async with emu.twilio_client() as client:
+        assert len(await client.compositions.list()) == 2
+    assert [r.fault for r in emu.requests] == ["rate_limit", None]
+    emu.inject("rate_limit", retry_after=3600)
+    async with emu.twilio_client() as client:
+        with pytest.raises(RateLimitError) as info:
+            await client.compositions.list()
+    assert info.value.retry_after == 3600
+
+
+async def test_disconnect_drops_the_connection(emu: Emulator) -> None:
+    emu.seed_twilio(1)
+    # aiohttp itself resends a GET once after a disconnect, hence two.
+    emu.inject("disconnect", times=2, method="GET")
+    async with emu.twilio_client(retry=None) as client:
+        with pytest.raises(APIConnectionError):
+            await client.compositions.list()
+        assert len(await client.compositions.list()) == 1
+    assert [(r.fault, r.status) for r in emu.requests] == [
+        ("disconnect", None),
+        ("disconnect", None),
+        (None, 200),
+    ]
+
+
+async def test_disconnect_after_a_create_took_effect(emu: Emulator) -> None:
+    emu.inject("disconnect", method="POST", processed=True)
+    async with emu.telnyx_client() as client:
+        with pytest.raises(APIConnectionError):
+            await client.compositions.create(session_id=SESSION)
+    assert len(emu.store.telnyx) == 1 and len(emu.requests) == 1
+
+
+async def test_truncated_body_is_a_connection_error(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    (sid,) = emu.seed_twilio(1)
+    url = f"{emu.twilio_base_url}/Compositions/{sid}"
+    emu.inject("truncate", times=2)
+    async with http.get(url, headers=twilio_auth(emu)) as response:
+        assert response.status == 200
+        expected = response.content_length
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    assert expected == len(json.dumps(emu.composition(sid), separators=(",", ":")))
+    async with emu.twilio_client(retry=None) as client:
+        with pytest.raises(APIConnectionError):
+            await client.compositions.fetch(sid)
+        assert (await client.compositions.fetch(sid)).sid == sid
+
+
+async def test_partial_json_and_non_json_are_decode_errors(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    (sid,) = emu.seed_twilio(1)
+    url = f"{emu.twilio_base_url}/Compositions/{sid}"
+    emu.inject("partial_json")
+    async with http.get(url, headers=twilio_auth(emu)) as response:
+        text = await response.text()
+    assert response.status == 200 and response.content_length == len(text)
+    assert json.dumps(emu.composition(sid), separators=(",", ":")).startswith(text)
+    with pytest.raises(ValueError):
+        json.loads(text)
+    emu.inject("partial_json")
+    emu.inject("non_json")
+    async with emu.twilio_client(retry=None) as client:
+        with pytest.raises(ResponseDecodeError):
+            await client.compositions.fetch(sid)
+        with pytest.raises(ResponseDecodeError) as info:
+            await client.compositions.fetch(sid)
+    assert "Bad Gateway" in info.value.body
+    emu.inject("non_json", status=502)
+    async with emu.telnyx_client(retry=None) as client:
+        with pytest.raises(ServerError) as server_error:
+            await client.compositions.list()
+    assert server_error.value.status == 502 and "<html>" in server_error.value.body
+
+
+async def test_delay_fault_and_latency_outlast_a_client_timeout(emu: Emulator) -> None:
+    emu.seed_twilio(1)
+    emu.inject("delay", delay=30)
+    async with emu.twilio_client(retry=None, timeout=0.2) as client:
+        with pytest.raises(APITimeoutError):
+            await client.compositions.list()
+        assert len(await client.compositions.list()) == 1  # only the next request was slow
+        emu.latency = 30
+        with pytest.raises(APITimeoutError):
+            await client.compositions.list()
+    emu.latency = 0
+    assert [r.fault for r in emu.requests] == ["delay", None, None]
+
+
+async def test_processed_delay_creates_before_the_client_gives_up(emu: Emulator) -> None:
+    emu.inject("delay", delay=30, method="POST", processed=True)
+    async with emu.twilio_client(retry=None, timeout=0.2) as client:
+        with pytest.raises(APITimeoutError):
+            await client.compositions.create(room_sid=ROOM, audio_sources=["*"])
+    assert len(emu.store.twilio) == 1
+
+
+def test_fault_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        Fault(kind="explode")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="times"):
+        Fault(kind="status", times=0)
+    with pytest.raises(ValueError, match="status"):
+        Fault(kind="status", status=700)
+    assert Fault(kind="truncate").processed  # needs the real response
+    assert Fault(kind="rate_limit").retry_after == "1"
+
+
+async def test_request_log_keeps_the_wire_format(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    url = f"{emu.telnyx_base_url}/room_compositions?filter%5Bstatus%5D=completed&page[size]=5"
+    sent = URL(url, encoded=True)  # sent verbatim, brackets unencoded
+    async with http.get(sent, headers={**telnyx_auth(emu), "X-Custom": "1"}) as response:
+        assert response.status == 200
+    body = b'{"session_id": "7c4da191-2600-4df6-a35e-0ecae6caa5d3"}'
+    async with http.post(
+        f"{emu.telnyx_base_url}/room_compositions",
+        data=body,
+        headers={**telnyx_auth(emu), "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 202
+    get, post = emu.requests
+    assert get.method == "GET" and get.path == "/v2/room_compositions"
+    assert get.query_string == "filter%5Bstatus%5D=completed&page[size]=5"
+    assert get.headers["x-custom"] == "1" and get.body == b""
+    assert get.status == 200 and get.fault is None
+    assert post.body == body and post.headers["Content-Type"] == "application/json"
+    assert post.url_path_qs == "/v2/room_compositions" and post.status == 202
+    emu.clear_requests()
+    assert emu.requests == []
