@@ -21,6 +21,7 @@ from .errors import (
 )
 from .retry import RetryPolicy
 from .status import CompositionStatus
+from .telnyx.client import TelnyxClient
 from .twilio.client import TwilioClient
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "ResponseDecodeError",
     "RetryPolicy",
     "ServerError",
+    "TelnyxClient",
     "TwilioClient",
     "UnprocessableEntityError",
     "WebhookVerificationError",

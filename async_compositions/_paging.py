@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Hashable
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -69,7 +69,7 @@ async def stream_items(
     prefetch: int,
     key: Callable[[T], Hashable],
     spawn: Callable[[Coroutine[Any, Any, Page[T]]], asyncio.Task[Page[T]]] = asyncio.ensure_future,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield items page by page while up to ``prefetch`` later pages are already being fetched.
 
     Items come strictly in page order. No page is requested beyond what ``limit`` needs,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -94,7 +94,7 @@ class ResourceCore(Generic[M, C]):
         plan_size: int,
         prefetch: object,
         timeout: TimeoutArg,
-    ) -> AsyncIterator[M]:
+    ) -> AsyncGenerator[M, None]:
         depth = check_prefetch(prefetch, self._dialect.max_prefetch)
         return stream_items(
             functools.partial(self._fetch_page, query, self._timeout(timeout)),

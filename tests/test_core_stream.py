@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Hashable
 from typing import Any
 
 import attrs
@@ -123,7 +123,7 @@ class Listing:
         limit: int | None = None,
         page_size: int = 3,
         prefetch: int = 1,
-    ) -> AsyncIterator[Item]:
+    ) -> AsyncGenerator[Item, None]:
         return stream_items(
             self.fetch,
             first,
@@ -439,14 +439,14 @@ async def test_aclose_cancels_and_awaits_prefetch(prefetch: int) -> None:
     await anext(stream)
     await asyncio.sleep(0)
     assert listing.active == prefetch
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     _assert_cancelled_in_flight(listing, prefetch)
 
 
 async def test_aclose_before_the_first_item_makes_no_request() -> None:
     listing = _blocked_listing(1)
     stream = listing.stream(1)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     assert listing.calls == []
 
 
@@ -513,5 +513,5 @@ async def test_session_manager_cancels_the_prefetch_of_an_abandoned_stream() -> 
     await manager.aclose()
     assert listing.cancelled == [2]
     assert all(task.done() for task in listing.tasks)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     listing.assert_nothing_pending()

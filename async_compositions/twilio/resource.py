@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -102,7 +102,7 @@ class Compositions(ResourceCore[Composition, URL]):
         page_size: int | None = None,
         prefetch: int = 1,
         timeout: TimeoutArg = NOT_GIVEN,
-    ) -> AsyncIterator[Composition]:
+    ) -> AsyncGenerator[Composition, None]:
         """Iterate compositions, fetching the next page while the caller works on this one."""
         checked_limit, send_size, plan_size = self._plan(limit, page_size)
         first = self._dialect.first_page_url(

@@ -1,0 +1,408 @@
+"""Telnyx Room Compositions (API v2) dialect: builds requests and parses responses, no I/O."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Hashable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import cattrs
+from yarl import URL
+
+from .._decode import load_json, make_converter
+from .._http import HttpRequest, HttpResponse
+from .._paging import Page
+from .._validate import check_choice, check_int_range, check_str_list, check_url
+from ..errors import APIError, ResponseDecodeError, error_class_for_status
+from ..status import CompositionStatus
+from .models import RoomComposition, VideoRegion
+
+__all__ = [
+    "ListQuery",
+    "TelnyxDialect",
+    "check_resolution",
+    "check_uuid",
+    "encode_video_layout",
+]
+
+JSON = "application/json"
+FORMATS = ("mp4",)
+# The filter[status] values the API documents; "failed"/"deleted" are not accepted there.
+STATUS_FILTERS = ("completed", "processing", "enqueued")
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+_converter = make_converter()
+# Build (and cache) the generated structuring code once, at import, not per request.
+_structure_composition = _converter.get_structure_hook(RoomComposition)
+_unstructure_region = _converter.get_unstructure_hook(VideoRegion)
+_REGION_FIELDS = frozenset(a.name for a in attrs.fields(VideoRegion))
+_INT32 = 2**31 - 1
+# Inclusive bounds of a region's integer properties, as the API documents them.
+_REGION_BOUNDS: dict[str, tuple[int, int]] = {
+    "x_pos": (-_INT32, _INT32),
+    "y_pos": (-_INT32, _INT32),
+    "z_pos": (-99, 99),
+    "width": (16, _INT32),
+    "height": (16, _INT32),
+    "max_columns": (1, 1000),
+    "max_rows": (1, 1000),
+}
+
+
+def check_uuid(value: object, what: str) -> str:
+    """A canonical hyphenated UUID string; anything else (``/``, ``..``, spaces) raises."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if not _UUID.fullmatch(value):
+        raise ValueError(
+            f"{what} must be a UUID like 7103dc53-ee59-4b54-a58b-c77d99ceb037, got {value[:80]!r}"
+        )
+    return value
+
+
+def check_resolution(value: object) -> str:
+    """``WxH`` within Telnyx's documented limits: each side 16..1280, W*H <= 1280*720."""
+    if not isinstance(value, str):
+        raise TypeError(f"resolution must be a str like '1280x720', not {type(value).__name__}")
+    match = re.fullmatch(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})", value)
+    if match is None:
+        raise ValueError(f"resolution must look like '1280x720', got {value!r}")
+    width, height = int(match[1]), int(match[2])
+    if not (16 <= width <= 1280 and 16 <= height <= 1280) or width * height > 1280 * 720:
+        raise ValueError(
+            f"resolution {value!r} is outside Telnyx's limits "
+            "(each side 16..1280, width*height <= 1280*720)"
+        )
+    return value
+
+
+def _check_date(value: object, what: str) -> str:
+    """A ``datetime.date`` (or ``YYYY-MM-DD`` text) as ``YYYY-MM-DD``."""
+    if isinstance(value, datetime):
+        # The filter is by calendar day; silently dropping the time and zone would mislead.
+        raise TypeError(f"{what} must be a datetime.date, not a datetime (use .date())")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            if _DATE.fullmatch(value):
+                return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+        raise ValueError(f"{what} must be a date like 2024-01-31, got {value!r}")
+    raise TypeError(f"{what} must be a datetime.date, not {type(value).__name__}")
+
+
+def _check_status_filter(value: object) -> str:
+    if isinstance(value, CompositionStatus):
+        value = value.value
+    if not isinstance(value, str):
+        raise TypeError(f"status must be a str or CompositionStatus, not {type(value).__name__}")
+    return check_choice(value, STATUS_FILTERS, "status")
+
+
+def _check_region(name: str, region: object) -> dict[str, Any]:
+    """One region as the JSON object to send, its documented bounds checked."""
+    if isinstance(region, VideoRegion):
+        # Alphabetical, the order of the SDK's VideoRegionParam (a dict keeps its own order).
+        unstructured = _unstructure_region(region)
+        raw = {k: unstructured[k] for k in sorted(unstructured) if unstructured[k] is not None}
+    elif isinstance(region, Mapping):
+        unknown = {str(k) for k in region} - _REGION_FIELDS
+        if unknown:
+            raise ValueError(
+                f"video_layout[{name!r}] has unknown properties: {', '.join(sorted(unknown))}"
+            )
+        raw = {k: v for k, v in region.items() if v is not None}
+    else:
+        raise TypeError(
+            f"video_layout[{name!r}] must be a VideoRegion or a dict, not {type(region).__name__}"
+        )
+    for key, (low, high) in _REGION_BOUNDS.items():
+        if key in raw:
+            check_int_range(raw[key], low, high, f"video_layout[{name!r}].{key}")
+    if "video_sources" in raw:
+        raw["video_sources"] = check_str_list(
+            raw["video_sources"], f"video_layout[{name!r}].video_sources"
+        )
+    return raw
+
+
+def encode_video_layout(layout: object) -> dict[str, dict[str, Any]]:
+    """A video layout (regions as VideoRegion or dicts) as the JSON object Telnyx takes."""
+    if not isinstance(layout, Mapping):
+        raise TypeError(
+            f"video_layout must be a mapping of region names, not {type(layout).__name__}"
+        )
+    regions: dict[str, dict[str, Any]] = {}
+    for name, region in layout.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError("video_layout region names must be non-empty str")
+        regions[name] = _check_region(name, region)
+    return regions
+
+
+@attrs.frozen(slots=True)
+class ListQuery:
+    """The filters and page size of one listing; every page of it repeats them."""
+
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen(slots=True)
+class TelnyxDialect:
+    """Requests and responses of ``https://api.telnyx.com/v2/room_compositions``."""
+
+    base_url: URL
+    request_id_header: str = "x-request-id"
+    max_page_size: int = 250
+    default_page_size: int = 20
+    # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
+    max_prefetch: int = 8
+
+    @property
+    def collection_url(self) -> URL:
+        """``{base}/room_compositions``."""
+        return self.base_url / "room_compositions"
+
+    def item_url(self, id: str) -> URL:
+        """``{base}/room_compositions/{id}`` after checking the id is a UUID."""
+        return self.collection_url / check_uuid(id, "room composition id")
+
+    # -- requests -----------------------------------------------------------------------
+
+    def create_request(
+        self,
+        *,
+        session_id: str | None = None,
+        video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None = None,
+        resolution: str | None = None,
+        format: str | None = None,
+        webhook_event_url: str | None = None,
+        webhook_event_failover_url: str | None = None,
+        webhook_timeout_secs: int | None = None,
+    ) -> HttpRequest:
+        """POST a JSON object; unset fields are left out."""
+        body: dict[str, Any] = {}
+        if session_id is not None:
+            body["session_id"] = check_uuid(session_id, "session_id")
+        if video_layout is not None:
+            body["video_layout"] = encode_video_layout(video_layout)
+        if resolution is not None:
+            body["resolution"] = check_resolution(resolution)
+        if format is not None:
+            body["format"] = check_choice(format, FORMATS, "format")
+        if webhook_event_url is not None:
+            body["webhook_event_url"] = check_url(webhook_event_url, "webhook_event_url")
+        if webhook_event_failover_url is not None:
+            body["webhook_event_failover_url"] = check_url(
+                webhook_event_failover_url, "webhook_event_failover_url"
+            )
+        if webhook_timeout_secs is not None:
+            body["webhook_timeout_secs"] = check_int_range(
+                webhook_timeout_secs, 0, 30, "webhook_timeout_secs"
+            )
+        # Compact UTF-8, fields in alphabetical order and region dicts in the caller's order:
+        # byte for byte what telnyx-python sends for the same arguments.
+        ordered = {k: body[k] for k in sorted(body)}
+        data = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+        return HttpRequest(
+            "POST",
+            self.collection_url,
+            body=data.encode("utf-8"),
+            content_type=JSON,
+            idempotent=False,
+            # 202 is documented; any other success must not look like a failure worth
+            # repeating, since repeating a create makes a second composition.
+            expected=frozenset({200, 201, 202}),
+        )
+
+    def fetch_request(self, id: str) -> HttpRequest:
+        """GET ``/room_compositions/{id}``."""
+        return HttpRequest("GET", self.item_url(id))
+
+    def delete_request(self, id: str) -> HttpRequest:
+        """DELETE ``/room_compositions/{id}``; 204 (documented) or 200 on success."""
+        return HttpRequest("DELETE", self.item_url(id), expected=frozenset({200, 204}))
+
+    def list_query(
+        self,
+        *,
+        status: str | CompositionStatus | None = None,
+        session_id: str | None = None,
+        date_created_on: date | str | None = None,
+        date_created_after: date | str | None = None,
+        date_created_before: date | str | None = None,
+        page_size: int | None = None,
+    ) -> ListQuery:
+        """Check a listing's filters; keys in the order the API documents them."""
+        params: list[tuple[str, str]] = []
+        if date_created_on is not None:
+            day = _check_date(date_created_on, "date_created_on")
+            params.append(("filter[date_created_at][eq]", day))
+        if date_created_after is not None:
+            day = _check_date(date_created_after, "date_created_after")
+            params.append(("filter[date_created_at][gte]", day))
+        if date_created_before is not None:
+            day = _check_date(date_created_before, "date_created_before")
+            params.append(("filter[date_created_at][lte]", day))
+        if session_id is not None:
+            params.append(("filter[session_id]", check_uuid(session_id, "session_id")))
+        if status is not None:
+            params.append(("filter[status]", _check_status_filter(status)))
+        if page_size is not None:
+            size = check_int_range(page_size, 1, self.max_page_size, "page_size")
+            params.append(("page[size]", str(size)))
+        return ListQuery(tuple(params))
+
+    def check_page_number(self, value: object) -> int:
+        """A page number to resume a listing at (1 is the first page)."""
+        return check_int_range(value, 1, _INT32, "page_number")
+
+    def page_request(self, query: ListQuery, cursor: int) -> HttpRequest:
+        """GET page ``cursor`` of a listing.
+
+        Page 1 goes without ``page[number]`` and later pages append it, as telnyx-python
+        does; brackets are percent-encoded (``filter%5Bstatus%5D=...``).
+        """
+        params = list(query.params)
+        if cursor != 1:
+            params.append(("page[number]", str(cursor)))
+        url = self.collection_url
+        if not params:
+            return HttpRequest("GET", url)
+        return HttpRequest("GET", URL(f"{url}?{urllib.parse.urlencode(params)}", encoded=True))
+
+    # -- responses ----------------------------------------------------------------------
+
+    def parse_item(self, response: HttpResponse) -> RoomComposition:
+        """Decode ``{"data": {...}}``."""
+        data = load_json(response)
+        record = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(record, dict):
+            raise self._decode_error('expected {"data": {...}}', response)
+        return self._structure(record, response)
+
+    def _decode_error(self, message: str, response: HttpResponse) -> ResponseDecodeError:
+        return ResponseDecodeError(
+            message,
+            status=response.status,
+            body=response.text,
+            request_id=response.headers.get(self.request_id_header),
+        )
+
+    def _structure(self, record: Any, response: HttpResponse) -> RoomComposition:
+        if not isinstance(record, dict):
+            raise self._decode_error("expected a room composition object", response)
+        try:
+            return _structure_composition(record, RoomComposition)  # type: ignore[no-any-return]
+        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+            raise self._decode_error(
+                f"room composition did not decode ({type(exc).__name__}: {exc})", response
+            ) from None
+
+    def parse_page(self, response: HttpResponse, cursor: int) -> Page[RoomComposition]:
+        """Decode ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``."""
+        data = load_json(response)
+        if not isinstance(data, dict):
+            raise self._decode_error("list response is not a JSON object", response)
+        meta = data.get("meta")
+        # Without meta there is no way to know where the listing ends: stop, never loop.
+        if not isinstance(meta, dict):
+            raise self._decode_error("list response has no meta object", response)
+        records = data.get("data")
+        if not isinstance(records, list):
+            raise self._decode_error("list response has no data array", response)
+        total_pages = _meta_int(meta, "total_pages")
+        if total_pages is None:
+            raise self._decode_error("meta.total_pages is missing or not an integer", response)
+        page_number = _meta_int(meta, "page_number")
+        if page_number is None:
+            page_number = cursor
+        items = [self._structure(r, response) for r in records]
+        has_next = page_number < total_pages
+        following: tuple[int, ...] = ()
+        if has_next:
+            # Only as many as may be fetched ahead; listings can run to thousands of pages.
+            last = min(total_pages, page_number + self.max_prefetch)
+            following = tuple(range(page_number + 1, last + 1))
+        return Page(
+            items=items,
+            has_next=has_next,
+            page_number=page_number,
+            page_size=_meta_int(meta, "page_size"),
+            total_pages=total_pages,
+            total_results=_meta_int(meta, "total_results"),
+            following=following,
+        )
+
+    def parse_error(self, response: HttpResponse) -> APIError:
+        """Any documented error shape: ``{"errors": [...]}``, an error, ``{success, message}``."""
+        text = response.text
+        try:
+            data = json.loads(response.body) if response.body else None
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        errors: list[dict[str, Any]] = []
+        message = ""
+        if isinstance(data, dict):
+            if isinstance(data.get("errors"), list):
+                errors = [e for e in data["errors"] if isinstance(e, dict)]
+            elif "code" in data or "title" in data or "detail" in data:
+                errors = [data]
+            elif isinstance(data.get("message"), str):
+                message = data["message"]
+        code: int | str | None = None
+        more_info: str | None = None
+        if errors:
+            first = errors[0]
+            raw_code = first.get("code")
+            code = raw_code if isinstance(raw_code, int | str) else None
+            message = _describe(first, len(errors))
+            meta = first.get("meta")
+            if isinstance(meta, dict) and isinstance(meta.get("url"), str):
+                more_info = meta["url"]
+        if not message:
+            message = text.strip()[:200] or f"HTTP {response.status}"
+        cls = error_class_for_status(response.status)
+        return cls(
+            message,
+            status=response.status,
+            code=code,
+            request_id=response.headers.get(self.request_id_header),
+            more_info=more_info,
+            body=text,
+            errors=errors,
+        )
+
+    def item_key(self, item: RoomComposition) -> Hashable:
+        """Room compositions are identified by id."""
+        return item.id
+
+
+def _meta_int(meta: Mapping[str, Any], key: str) -> int | None:
+    value = meta.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _describe(error: Mapping[str, Any], count: int) -> str:
+    """``detail`` (else ``title``) of an error object, with where it points."""
+    detail = error.get("detail") or error.get("title") or ""
+    text = str(detail)
+    source = error.get("source")
+    if isinstance(source, dict):
+        if source.get("pointer"):
+            text += f" (pointer {source['pointer']})"
+        elif source.get("parameter"):
+            text += f" (parameter {source['parameter']})"
+    if count > 1:
+        text += f" (and {count - 1} more error{'s' if count > 2 else ''})"
+    return text

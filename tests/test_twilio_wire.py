@@ -1,0 +1,421 @@
+"""What TwilioClient puts on the wire, byte for byte, as a real server receives it."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from twilio_server import (
+    ACCOUNT_SID,
+    API_KEY,
+    API_SECRET,
+    AUTH_TOKEN,
+    ROOM_SID,
+    TwilioServer,
+    basic_auth,
+    composition_sid,
+    unused_port,
+)
+
+import async_compositions
+from async_compositions import (
+    APIConnectionError,
+    AuthenticationError,
+    RetryPolicy,
+    ServerError,
+    TwilioClient,
+)
+from async_compositions.twilio import VideoRegion
+
+FORM = "application/x-www-form-urlencoded"
+ROOM_A = "RM" + "a" * 32
+# The body twilio-python 9.13.0 sent for this call, captured on loopback (spec section 1.6).
+SDK_CREATE_BODY = (
+    b"RoomSid=RMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    b"&VideoLayout=%7B%22grid%22%3A+%7B%22video_sources%22%3A+%5B%22%2A%22%5D%7D%7D"
+    b"&AudioSources=a&AudioSources=b%2A&Resolution=1280x720&Format=mp4&Trim=false"
+)
+SDK_CREATE_KWARGS: dict[str, Any] = {
+    "audio_sources": ["a", "b*"],
+    "video_layout": {"grid": {"video_sources": ["*"]}},
+    "trim": False,
+    "format": "mp4",
+    "resolution": "1280x720",
+}
+TWILIO_ENV = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_KEY",
+    "TWILIO_API_SECRET",
+    "TWILIO_VIDEO_BASE_URL",
+)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TwilioServer]:
+    async with TwilioServer(records=7) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def client(server: TwilioServer) -> AsyncIterator[TwilioClient]:
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=None) as c:
+        yield c
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in TWILIO_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+# -- list query strings ---------------------------------------------------------------------
+
+
+async def test_list_query_string_bytes_in_sdk_order(
+    server: TwilioServer, client: TwilioClient
+) -> None:
+    after = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await client.compositions.page(status="completed", date_created_after=after, page_size=3)
+    (req,) = server.requests
+    assert req.method == "GET"
+    assert req.path == "/v1/Compositions"
+    assert (
+        req.query_string == "Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=3"
+    )
+
+
+async def test_every_filter_in_order(server: TwilioServer, client: TwilioClient) -> None:
+    await client.compositions.page(
+        page_size=5,
+        room_sid=ROOM_SID,
+        date_created_before=datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC),
+        date_created_after=datetime(2024, 1, 1, tzinfo=UTC),
+        status=async_compositions.CompositionStatus.ENQUEUED,
+    )
+    assert server.requests[0].query_string == (
+        "Status=enqueued&DateCreatedAfter=2024-01-01T00%3A00%3A00Z"
+        f"&DateCreatedBefore=2024-12-31T23%3A59%3A59Z&RoomSid={ROOM_SID}&PageSize=5"
+    )
+
+
+async def test_no_filters_sends_no_query(server: TwilioServer, client: TwilioClient) -> None:
+    await client.compositions.page()
+    assert server.requests[0].path_qs == "/v1/Compositions"
+
+
+@pytest.mark.parametrize(
+    ("moment", "wire"),
+    [
+        # 12:00 at +02:00 is 10:00 UTC: converted, not just suffixed with Z.
+        (
+            datetime(2024, 1, 2, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+            "2024-01-02T10%3A00%3A00Z",
+        ),
+        # West of UTC late in the day crosses into the next UTC date.
+        (
+            datetime(2024, 12, 31, 22, 30, 15, tzinfo=timezone(timedelta(hours=-5))),
+            "2025-01-01T03%3A30%3A15Z",
+        ),
+    ],
+)
+async def test_aware_datetimes_are_sent_as_utc_z(
+    server: TwilioServer, client: TwilioClient, moment: datetime, wire: str
+) -> None:
+    await client.compositions.page(date_created_after=moment, date_created_before=moment)
+    assert server.requests[0].query_string == (f"DateCreatedAfter={wire}&DateCreatedBefore={wire}")
+
+
+async def test_later_pages_get_next_page_url_verbatim(
+    server: TwilioServer, client: TwilioClient
+) -> None:
+    items = [c async for c in client.compositions.stream(status="completed", page_size=3)]
+    assert len(items) == 7
+    first, second, third = server.requests
+    assert first.query_string == "Status=completed&PageSize=3"
+    # Exactly the server's next_page_url, token included, nothing added or reordered.
+    assert second.path_qs == "/v1/Compositions?Status=completed&PageSize=3&Page=1&PageToken=PT1"
+    assert third.path_qs == "/v1/Compositions?Status=completed&PageSize=3&Page=2&PageToken=PT2"
+
+
+# -- create bodies ---------------------------------------------------------------------------
+
+
+async def test_create_body_matches_the_official_sdk(
+    server: TwilioServer, client: TwilioClient
+) -> None:
+    created = await client.compositions.create(ROOM_A, **SDK_CREATE_KWARGS)
+    (req,) = server.requests
+    assert (req.method, req.path, req.query_string) == ("POST", "/v1/Compositions", "")
+    assert req.headers["Content-Type"] == FORM
+    assert req.body == SDK_CREATE_BODY
+    assert created.room_sid == ROOM_A
+    assert created.trim is False
+
+
+async def test_create_body_equals_what_twilio_python_sends(server: TwilioServer) -> None:
+    """Run the real twilio-python SDK against the same server and compare the bodies."""
+    pytest.importorskip("twilio")
+    from twilio.http.async_http_client import (  # type: ignore[import-untyped]
+        AsyncTwilioHttpClient,
+    )
+    from twilio.rest import Client  # type: ignore[import-untyped]
+
+    class LoopbackHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+        async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            url = url.replace("https://video.twilio.com", server.origin)
+            return await super().request(method, url, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        # The SDK still passes auth=BasicAuth, which aiohttp 3.14 deprecates.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        async with LoopbackHttpClient() as http:
+            sdk = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http)
+            await sdk.video.v1.compositions.create_async(room_sid=ROOM_A, **SDK_CREATE_KWARGS)
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url) as ours:
+        await ours.compositions.create(ROOM_A, **SDK_CREATE_KWARGS)
+    theirs_req, ours_req = server.requests
+    assert theirs_req.body == SDK_CREATE_BODY
+    assert ours_req.body == theirs_req.body
+    assert ours_req.headers["Authorization"] == theirs_req.headers["Authorization"]
+
+
+async def test_create_only_set_fields_are_sent(server: TwilioServer, client: TwilioClient) -> None:
+    await client.compositions.create(ROOM_SID, audio_sources=["*"])
+    assert server.requests[0].body == f"RoomSid={ROOM_SID}&AudioSources=%2A".encode()
+
+
+async def test_create_every_field(server: TwilioServer, client: TwilioClient) -> None:
+    await client.compositions.create(
+        ROOM_SID,
+        video_layout={"main": {"video_sources": ["cam*"], "max_columns": 2, "z_pos": -3}},
+        audio_sources=["mic-1", "guest*"],
+        audio_sources_excluded=["noise", "music*"],
+        resolution="640x480",
+        format="webm",
+        status_callback="https://example.com/cb?x=1&y=2",
+        status_callback_method="GET",
+        trim=True,
+    )
+    assert (
+        server.requests[0].body
+        == (
+            f"RoomSid={ROOM_SID}"
+            "&VideoLayout=%7B%22main%22%3A+%7B%22video_sources%22%3A+%5B%22cam%2A%22%5D%2C"
+            "+%22max_columns%22%3A+2%2C+%22z_pos%22%3A+-3%7D%7D"
+            "&AudioSources=mic-1&AudioSources=guest%2A"
+            "&AudioSourcesExcluded=noise&AudioSourcesExcluded=music%2A"
+            "&Resolution=640x480&Format=webm"
+            "&StatusCallback=https%3A%2F%2Fexample.com%2Fcb%3Fx%3D1%26y%3D2"
+            "&StatusCallbackMethod=GET&Trim=true"
+        ).encode()
+    )
+
+
+async def test_video_region_objects_encode_like_dicts(
+    server: TwilioServer, client: TwilioClient
+) -> None:
+    region = VideoRegion(video_sources=["*"], max_rows=3, reuse="show_newest")
+    await client.compositions.create(ROOM_SID, video_layout={"grid": region})
+    await client.compositions.create(
+        ROOM_SID,
+        video_layout={"grid": {"video_sources": ["*"], "reuse": "show_newest", "max_rows": 3}},
+    )
+    from_object, from_dict = (r.body for r in server.requests)
+    # Unset VideoRegion fields are left out, so Twilio applies its own defaults.
+    assert (
+        from_object
+        == (
+            f"RoomSid={ROOM_SID}&VideoLayout=%7B%22grid%22%3A+%7B%22video_sources%22%3A+%5B%22%2A%22%5D"
+            "%2C+%22reuse%22%3A+%22show_newest%22%2C+%22max_rows%22%3A+3%7D%7D"
+        ).encode()
+    )
+    assert sorted(from_object.split(b"%2C+")) == sorted(from_dict.split(b"%2C+"))
+
+
+# -- fetch, delete and headers -------------------------------------------------------------------
+
+
+async def test_fetch_and_delete_wire(server: TwilioServer, client: TwilioClient) -> None:
+    sid = composition_sid(4)
+    fetched = await client.compositions.fetch(sid)
+    assert await client.compositions.delete(sid) is None  # type: ignore[func-returns-value]
+    get, delete = server.requests
+    assert (get.method, get.path_qs, get.body) == ("GET", f"/v1/Compositions/{sid}", b"")
+    assert (delete.method, delete.path_qs, delete.body) == (
+        "DELETE",
+        f"/v1/Compositions/{sid}",
+        b"",
+    )
+    assert delete.status == 204
+    assert fetched.sid == sid
+    assert server.compositions[4]["status"] == "deleted"
+
+
+async def test_headers_on_every_verb(server: TwilioServer, client: TwilioClient) -> None:
+    await client.compositions.create(ROOM_SID, audio_sources=["*"])
+    await client.compositions.fetch(composition_sid(0))
+    await client.compositions.page(page_size=2)
+    await client.compositions.delete(composition_sid(0))
+    expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    for req in server.requests:
+        assert req.headers["Authorization"] == expected_auth
+        assert req.headers["Accept"] == "application/json"
+        user_agent = req.headers["User-Agent"]
+        assert user_agent.startswith(f"async-compositions/{async_compositions.__version__} ")
+        assert "Python/" in user_agent
+    content_types = {r.method: r.headers.get("Content-Type") for r in server.requests}
+    assert content_types == {"POST": FORM, "GET": None, "DELETE": None}
+
+
+async def test_api_key_and_secret_basic_auth(clean_env: pytest.MonkeyPatch) -> None:
+    async with (
+        TwilioServer(records=1, username=API_KEY, password=API_SECRET) as server,
+        TwilioClient(
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            account_sid=ACCOUNT_SID,
+            base_url=server.base_url,
+        ) as client,
+    ):
+        comp = await client.compositions.fetch(composition_sid(0))
+    assert comp.sid == composition_sid(0)
+    assert server.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
+    assert client.account_sid == ACCOUNT_SID
+
+
+# -- credentials and base URL from the environment ---------------------------------------------
+
+
+async def test_account_credentials_from_env(clean_env: pytest.MonkeyPatch) -> None:
+    async with TwilioServer(records=1) as server:
+        clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        clean_env.setenv("TWILIO_VIDEO_BASE_URL", server.base_url)
+        async with TwilioClient() as client:
+            await client.compositions.fetch(composition_sid(0))
+    assert server.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+    assert str(client.base_url) == server.base_url
+
+
+async def test_api_key_from_env_wins_over_account_token(clean_env: pytest.MonkeyPatch) -> None:
+    async with TwilioServer(records=1, username=API_KEY, password=API_SECRET) as server:
+        clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        clean_env.setenv("TWILIO_API_KEY", API_KEY)
+        clean_env.setenv("TWILIO_API_SECRET", API_SECRET)
+        async with TwilioClient(base_url=server.base_url) as client:
+            await client.compositions.fetch(composition_sid(0))
+    assert server.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
+    assert client.account_sid == ACCOUNT_SID
+
+
+async def test_explicit_arguments_win_over_env(clean_env: pytest.MonkeyPatch) -> None:
+    async with TwilioServer(records=1) as server, TwilioServer() as decoy:
+        clean_env.setenv("TWILIO_API_KEY", API_KEY)
+        clean_env.setenv("TWILIO_API_SECRET", API_SECRET)
+        clean_env.setenv("TWILIO_VIDEO_BASE_URL", decoy.base_url)
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url) as client:
+            await client.compositions.fetch(composition_sid(0))
+    assert decoy.requests == []
+    assert server.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+
+
+def test_default_base_url(clean_env: pytest.MonkeyPatch) -> None:
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN)
+    assert str(client.base_url) == "https://video.twilio.com/v1"
+
+
+def test_base_url_trailing_slash_and_bad_values(clean_env: pytest.MonkeyPatch) -> None:
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url="http://127.0.0.1:9/v1/")
+    assert str(client.base_url) == "http://127.0.0.1:9/v1"
+    with pytest.raises(ValueError, match="base_url"):
+        TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url="video.twilio.com/v1")
+    clean_env.setenv("TWILIO_VIDEO_BASE_URL", "ftp://example.com/v1")
+    with pytest.raises(ValueError, match="base_url"):
+        TwilioClient(ACCOUNT_SID, AUTH_TOKEN)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"TWILIO_ACCOUNT_SID": ACCOUNT_SID},
+        {"TWILIO_AUTH_TOKEN": AUTH_TOKEN},
+        {"TWILIO_API_KEY": API_KEY},
+        {"TWILIO_API_KEY": API_KEY, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
+    ],
+)
+def test_missing_credentials_raise_value_error(
+    clean_env: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    with pytest.raises(ValueError, match="credentials") as info:
+        TwilioClient()
+    for value in env.values():
+        if value in (AUTH_TOKEN, API_SECRET):
+            assert value not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"account_sid": ACCOUNT_SID},
+        {"auth_token": AUTH_TOKEN},
+        {"api_key": API_KEY},
+        {"api_secret": API_SECRET},
+        {"account_sid": ACCOUNT_SID, "auth_token": ""},
+    ],
+)
+def test_half_a_credential_pair_raises(
+    clean_env: pytest.MonkeyPatch, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError, match="together") as info:
+        TwilioClient(**kwargs)
+    assert AUTH_TOKEN not in str(info.value)
+    assert API_SECRET not in str(info.value)
+
+
+# -- secrets never leak -------------------------------------------------------------------------
+
+
+def _secrets(user: str, password: str) -> list[str]:
+    return [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+
+
+async def test_secrets_absent_from_repr_errors_and_logs(
+    server: TwilioServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="async_compositions")
+    policy = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
+    errors: list[BaseException] = []
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=policy) as c:
+        assert AUTH_TOKEN not in repr(c)
+        server.inject(503, page=0, times=None)
+        with pytest.raises(ServerError) as server_error:
+            await c.compositions.page()
+        errors.append(server_error.value)
+    async with TwilioClient(ACCOUNT_SID, "wrong-token", base_url=server.base_url) as bad:
+        with pytest.raises(AuthenticationError) as auth_error:
+            await bad.compositions.fetch(composition_sid(0))
+        errors.append(auth_error.value)
+    refused = f"http://127.0.0.1:{unused_port()}/v1"
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=refused, retry=policy) as c2:
+        with pytest.raises(APIConnectionError) as conn_error:
+            await c2.compositions.fetch(composition_sid(0))
+        errors.append(conn_error.value)
+        texts = [repr(c), repr(c2), *(str(e) for e in errors), *(repr(e) for e in errors)]
+    retries = [r for r in caplog.records if r.name == "async_compositions"]
+    assert len(retries) == 4  # two per failing request: 503, 503, then refused, refused
+    texts += [r.getMessage() for r in retries]
+    texts += [repr(r.args) for r in retries]
+    for text in texts:
+        for secret in (*_secrets(ACCOUNT_SID, AUTH_TOKEN), *_secrets(ACCOUNT_SID, "wrong-token")):
+            assert secret not in text, text
