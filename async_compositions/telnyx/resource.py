@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
 
+from yarl import URL
+
+from .._download import DEFAULT_CHUNK_SIZE, DownloadResult, ProgressCallback
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
+from ..errors import NotFoundError
 from ..status import CompositionStatus
 from ._dialect import TelnyxDialect
 from .models import RoomComposition, VideoRegion
@@ -136,3 +141,57 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
             timeout=timeout,
         )
         return await self._list(stream)
+
+    async def wait(
+        self, id: str, *, timeout: float = 600.0, poll_interval: float = 2.0
+    ) -> RoomComposition:
+        """Poll until the composition is completed, failed or deleted; raise if it failed.
+
+        Raises CompositionFailedError (carrying the model) on failure and WaitTimeoutError
+        at the deadline. ``notify()`` (fed by a webhook event) wakes it before the next poll.
+        """
+        request = self._dialect.fetch_request(id)
+        return await self._wait(id, request, timeout, poll_interval)
+
+    async def media_url(
+        self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
+    ) -> URL:
+        """The composition's ``download_url``; NotFoundError until the media is ready.
+
+        Telnyx sets the URL's lifetime itself, so ``ttl`` is accepted for symmetry with
+        Twilio and must be None.
+        """
+        if ttl is not None:
+            raise ValueError("Telnyx download URLs have a fixed lifetime; ttl must be None")
+        composition = await self.fetch(id, timeout=timeout)
+        if composition.download_url is None:
+            status = composition.status.value if composition.status else "unknown"
+            raise NotFoundError(
+                f"composition {id} has no download_url yet (status {status})", status=404
+            )
+        return composition.download_url
+
+    async def download(
+        self,
+        id: str,
+        dest: Any,
+        *,
+        progress: ProgressCallback | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> DownloadResult:
+        """Stream the media into ``dest`` (a path, a directory, or a binary file object).
+
+        Written to a temporary file and renamed when complete; resumed with Range after a
+        dropped connection; the byte count is checked against Content-Length.
+        """
+        url = await self.media_url(id)
+        suffix = PurePosixPath(url.path).suffix or ".media"
+        return await self._download(
+            url,
+            dest,
+            f"{id}{suffix}",
+            progress=progress,
+            chunk_size=chunk_size,
+            timeout=timeout,
+        )
