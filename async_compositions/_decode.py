@@ -17,7 +17,9 @@ from ._http import HttpResponse
 from .errors import ResponseDecodeError
 from .status import CompositionStatus
 
-__all__ = ["load_json", "make_converter", "parse_datetime"]
+__all__ = ["load_json", "make_converter", "parse_datetime", "structure_model"]
+
+T = typing.TypeVar("T")
 
 
 _loads: Callable[[bytes], Any]
@@ -36,6 +38,35 @@ def load_json(response: HttpResponse) -> Any:
             f"HTTP {response.status} body is not valid JSON ({exc})",
             status=response.status,
             body=response.text,
+        ) from None
+
+
+def structure_model(
+    hook: Callable[[Any, Any], Any],
+    cls: type[T],
+    data: Any,
+    response: HttpResponse,
+    *,
+    what: str,
+    request_id_header: str,
+) -> T:
+    """Run a model's structuring hook; any failure becomes a ResponseDecodeError."""
+    request_id = response.headers.get(request_id_header)
+    if not isinstance(data, dict):
+        raise ResponseDecodeError(
+            f"expected a {what} object",
+            status=response.status,
+            body=response.text,
+            request_id=request_id,
+        )
+    try:
+        return hook(data, cls)  # type: ignore[no-any-return]
+    except (cattrs.BaseValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ResponseDecodeError(
+            f"{what} did not decode ({type(exc).__name__}: {exc})",
+            status=response.status,
+            body=response.text,
+            request_id=request_id,
         ) from None
 
 

@@ -10,10 +10,9 @@ from datetime import date, datetime
 from typing import Any
 
 import attrs
-import cattrs
 from yarl import URL
 
-from .._decode import load_json, make_converter
+from .._decode import load_json, make_converter, structure_model
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import check_choice, check_int_range, check_str_list, check_url
@@ -298,14 +297,14 @@ class TelnyxDialect:
         )
 
     def _structure(self, record: Any, response: HttpResponse) -> RoomComposition:
-        if not isinstance(record, dict):
-            raise self._decode_error("expected a room composition object", response)
-        try:
-            return _structure_composition(record, RoomComposition)  # type: ignore[no-any-return]
-        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-            raise self._decode_error(
-                f"room composition did not decode ({type(exc).__name__}: {exc})", response
-            ) from None
+        return structure_model(
+            _structure_composition,
+            RoomComposition,
+            record,
+            response,
+            what="room composition",
+            request_id_header=self.request_id_header,
+        )
 
     def parse_page(self, response: HttpResponse, cursor: int) -> Page[RoomComposition]:
         """Decode ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``."""

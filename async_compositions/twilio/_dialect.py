@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-import cattrs
 from yarl import URL
 
-from .._decode import load_json, make_converter
+from .._decode import load_json, make_converter, structure_model
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import (
@@ -258,19 +257,14 @@ class TwilioDialect:
         return self._structure(load_json(response), response)
 
     def _structure(self, data: Any, response: HttpResponse) -> Composition:
-        if not isinstance(data, dict):
-            raise ResponseDecodeError(
-                "expected a composition object", status=response.status, body=response.text
-            )
-        try:
-            return _structure_composition(data, Composition)  # type: ignore[no-any-return]
-        except (cattrs.BaseValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ResponseDecodeError(
-                f"composition did not decode ({type(exc).__name__}: {exc})",
-                status=response.status,
-                body=response.text,
-                request_id=response.headers.get(self.request_id_header),
-            ) from None
+        return structure_model(
+            _structure_composition,
+            Composition,
+            data,
+            response,
+            what="composition",
+            request_id_header=self.request_id_header,
+        )
 
     def parse_page(self, response: HttpResponse, cursor: URL) -> Page[Composition]:
         """Decode ``{"compositions": [...], "meta": {...}}``."""
