@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -12,7 +12,7 @@ import attrs
 from yarl import URL
 
 from ._dialect import Dialect
-from ._download import DownloadResult, ProgressCallback, download_media
+from ._download import DEFAULT_CHUNK_SIZE, DownloadResult, ProgressCallback, download_media
 from ._http import HttpRequest
 from ._paging import Page, stream_items
 from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
@@ -60,8 +60,68 @@ class ResourceCore(Generic[M, C]):
         response = await self._transport.send(request, timeout=self._timeout(timeout))
         return self._dialect.parse_item(response)
 
-    async def _send_delete(self, request: HttpRequest, timeout: TimeoutArg) -> None:
+    async def fetch(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> M:
+        """Fetch one composition by id (a Twilio SID or a Telnyx UUID)."""
+        return await self._send_item(self._dialect.fetch_request(id), timeout)
+
+    async def delete(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> None:
+        """Delete a composition (Twilio keeps its record, status ``deleted``, for 30 days)."""
+        request = self._dialect.delete_request(id)
         await self._transport.send(request, timeout=self._timeout(timeout))
+
+    async def wait(self, id: str, *, timeout: float = 600.0, poll_interval: float = 2.0) -> M:
+        """Poll with backoff until the composition is completed, failed or deleted.
+
+        Raises CompositionFailedError (carrying the model) on failure and WaitTimeoutError
+        at the deadline. ``notify()``, fed by webhook events, wakes it before the next poll.
+        """
+        request = self._dialect.fetch_request(id)
+        event = self._waiters.register(id)
+        try:
+            return await wait_until_settled(
+                functools.partial(self._send_item, request, NOT_GIVEN),
+                _status_of,
+                id,
+                event,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            )
+        finally:
+            self._waiters.unregister(id, event)
+
+    async def media_url(
+        self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
+    ) -> URL:
+        """The pre-signed URL of the composition's media file."""
+        raise NotImplementedError
+
+    async def download(
+        self,
+        id: str,
+        dest: Any,
+        *,
+        progress: ProgressCallback | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> DownloadResult:
+        """Stream the media into ``dest``: a file path, a directory, or a binary file object.
+
+        Written to a temporary file beside the destination and renamed only when complete;
+        resumed with Range after a dropped connection; the byte count is checked against
+        Content-Length; ``progress(done, total)`` is called after every chunk. The media
+        URL is pre-signed, so it is fetched without provider credentials.
+        """
+        url = await self.media_url(id)
+        suffix = PurePosixPath(url.path).suffix or ".media"
+        return await download_media(
+            self._transport.sessions.get(),
+            url,
+            _into_directory(dest, f"{id}{suffix}"),
+            progress=progress,
+            chunk_size=chunk_size,
+            timeout=to_client_timeout(timeout, DOWNLOAD_TIMEOUT),
+            retry=self._transport.retry,
+        )
 
     async def _fetch_page(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
         request = self._dialect.page_request(query, cursor)
@@ -108,40 +168,6 @@ class ResourceCore(Generic[M, C]):
 
     async def _list(self, stream: AsyncIterator[M]) -> list[M]:
         return [item async for item in stream]
-
-    async def _wait(self, id: str, request: HttpRequest, timeout: float, poll_interval: float) -> M:
-        event = self._waiters.register(id)
-        try:
-            return await wait_until_settled(
-                functools.partial(self._send_item, request, NOT_GIVEN),
-                _status_of,
-                id,
-                event,
-                timeout=timeout,
-                poll_interval=poll_interval,
-            )
-        finally:
-            self._waiters.unregister(id, event)
-
-    async def _download(
-        self,
-        url: URL,
-        dest: Any,
-        default_name: str,
-        *,
-        progress: ProgressCallback | None,
-        chunk_size: int,
-        timeout: TimeoutArg,
-    ) -> DownloadResult:
-        return await download_media(
-            self._transport.sessions.get(),
-            url,
-            _into_directory(dest, default_name),
-            progress=progress,
-            chunk_size=chunk_size,
-            timeout=to_client_timeout(timeout, DOWNLOAD_TIMEOUT),
-            retry=self._transport.retry,
-        )
 
 
 # A large file takes as long as it takes: bound the connect and each read, not the total.

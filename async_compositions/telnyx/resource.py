@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import date
-from pathlib import PurePosixPath
 from typing import Any
 
 from yarl import URL
 
-from .._download import DEFAULT_CHUNK_SIZE, DownloadResult, ProgressCallback
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
@@ -50,14 +48,6 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
             webhook_timeout_secs=webhook_timeout_secs,
         )
         return await self._send_item(request, timeout)
-
-    async def fetch(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> RoomComposition:
-        """Fetch one room composition by id."""
-        return await self._send_item(self._dialect.fetch_request(id), timeout)
-
-    async def delete(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> None:
-        """Delete a room composition."""
-        await self._send_delete(self._dialect.delete_request(id), timeout)
 
     async def page(
         self,
@@ -142,17 +132,6 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
         )
         return await self._list(stream)
 
-    async def wait(
-        self, id: str, *, timeout: float = 600.0, poll_interval: float = 2.0
-    ) -> RoomComposition:
-        """Poll until the composition is completed, failed or deleted; raise if it failed.
-
-        Raises CompositionFailedError (carrying the model) on failure and WaitTimeoutError
-        at the deadline. ``notify()`` (fed by a webhook event) wakes it before the next poll.
-        """
-        request = self._dialect.fetch_request(id)
-        return await self._wait(id, request, timeout, poll_interval)
-
     async def media_url(
         self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
     ) -> URL:
@@ -170,28 +149,3 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
                 f"composition {id} has no download_url yet (status {status})", status=404
             )
         return composition.download_url
-
-    async def download(
-        self,
-        id: str,
-        dest: Any,
-        *,
-        progress: ProgressCallback | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> DownloadResult:
-        """Stream the media into ``dest`` (a path, a directory, or a binary file object).
-
-        Written to a temporary file and renamed when complete; resumed with Range after a
-        dropped connection; the byte count is checked against Content-Length.
-        """
-        url = await self.media_url(id)
-        suffix = PurePosixPath(url.path).suffix or ".media"
-        return await self._download(
-            url,
-            dest,
-            f"{id}{suffix}",
-            progress=progress,
-            chunk_size=chunk_size,
-            timeout=timeout,
-        )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from yarl import URL
 
-from .._download import DEFAULT_CHUNK_SIZE, DownloadResult, ProgressCallback
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
@@ -53,14 +51,6 @@ class Compositions(ResourceCore[Composition, URL]):
             trim=trim,
         )
         return await self._send_item(request, timeout)
-
-    async def fetch(self, sid: str, *, timeout: TimeoutArg = NOT_GIVEN) -> Composition:
-        """Fetch one composition by SID."""
-        return await self._send_item(self._dialect.fetch_request(sid), timeout)
-
-    async def delete(self, sid: str, *, timeout: TimeoutArg = NOT_GIVEN) -> None:
-        """Delete a composition's media (its record stays, status ``deleted``, for 30 days)."""
-        await self._send_delete(self._dialect.delete_request(sid), timeout)
 
     async def page(
         self,
@@ -144,46 +134,10 @@ class Compositions(ResourceCore[Composition, URL]):
         )
         return await self._list(stream)
 
-    async def wait(
-        self, sid: str, *, timeout: float = 600.0, poll_interval: float = 2.0
-    ) -> Composition:
-        """Poll until the composition is completed, failed or deleted; raise if it failed.
-
-        Raises CompositionFailedError (carrying the model) on failure and WaitTimeoutError
-        at the deadline. ``notify()`` (fed by a status callback) wakes it before the next poll.
-        """
-        request = self._dialect.fetch_request(sid)
-        return await self._wait(sid, request, timeout, poll_interval)
-
     async def media_url(
-        self, sid: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
+        self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
     ) -> URL:
         """The pre-signed media URL (valid ``ttl`` seconds, 1..3600, Twilio's default 600)."""
-        request = self._dialect.media_request(sid, ttl=ttl)
+        request = self._dialect.media_request(id, ttl=ttl)
         response = await self._transport.send(request, timeout=self._timeout(timeout))
         return self._dialect.parse_media_url(response)
-
-    async def download(
-        self,
-        sid: str,
-        dest: Any,
-        *,
-        progress: ProgressCallback | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> DownloadResult:
-        """Stream the media into ``dest`` (a path, a directory, or a binary file object).
-
-        Written to a temporary file and renamed when complete; resumed with Range after a
-        dropped connection; the byte count is checked against Content-Length.
-        """
-        url = await self.media_url(sid)
-        suffix = PurePosixPath(url.path).suffix or ".media"
-        return await self._download(
-            url,
-            dest,
-            f"{sid}{suffix}",
-            progress=progress,
-            chunk_size=chunk_size,
-            timeout=timeout,
-        )
