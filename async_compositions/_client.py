@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
 import aiohttp
+from yarl import URL
 
 from ._http import HttpResponse
 from ._session import SessionManager
@@ -17,7 +19,16 @@ from ._version import __version__
 from .errors import APIError
 from .retry import RetryPolicy
 
-__all__ = ["ClientBase", "user_agent"]
+__all__ = ["ClientBase", "resolve_base_url", "user_agent"]
+
+
+def resolve_base_url(value: str | URL | None, env_var: str, default: str) -> URL:
+    """The API root: the argument, else the environment variable, else the provider's."""
+    raw = value or os.environ.get(env_var) or default
+    url = URL(str(raw).rstrip("/"))
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {str(raw)!r}")
+    return url
 
 
 def user_agent() -> str:
@@ -42,6 +53,7 @@ class ClientBase:
     def __init__(
         self,
         *,
+        base_url: URL,
         headers: Mapping[str, str],
         parse_error: Callable[[HttpResponse], APIError],
         request_id_header: str,
@@ -50,6 +62,7 @@ class ClientBase:
         retry: RetryPolicy | None,
         pool_size: int,
     ) -> None:
+        self.base_url = base_url
         self._sessions = SessionManager(session=session, pool_size=pool_size)
         self._transport = Transport(
             sessions=self._sessions,
@@ -59,6 +72,15 @@ class ClientBase:
             parse_error=parse_error,
             request_id_header=request_id_header,
         )
+
+    def _identity(self) -> str:
+        """What the repr shows to tell clients apart (never a secret)."""
+        return ""
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        who = f"{self._identity()} " if self._identity() else ""
+        return f"<{type(self).__name__} {who}base_url={str(self.base_url)!r} {state}>"
 
     @property
     def closed(self) -> bool:

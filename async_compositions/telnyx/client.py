@@ -8,7 +8,7 @@ import re
 import aiohttp
 from yarl import URL
 
-from .._client import ClientBase
+from .._client import ClientBase, resolve_base_url
 from .._timeouts import NOT_GIVEN, TimeoutArg
 from ..retry import RetryPolicy
 from ._dialect import TelnyxDialect
@@ -35,13 +35,6 @@ def _resolve_api_key(api_key: str | None) -> str:
     return api_key
 
 
-def _check_base_url(value: str | URL) -> URL:
-    url = URL(str(value).rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {str(value)!r}")
-    return url
-
-
 class TelnyxClient(ClientBase):
     """Telnyx Room Compositions over one aiohttp session.
 
@@ -61,10 +54,10 @@ class TelnyxClient(ClientBase):
         pool_size: int = 100,
     ) -> None:
         key = _resolve_api_key(api_key)
-        root = base_url or os.environ.get("TELNYX_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = _check_base_url(root)
-        dialect = TelnyxDialect(self.base_url)
+        root = resolve_base_url(base_url, "TELNYX_BASE_URL", DEFAULT_BASE_URL)
+        dialect = TelnyxDialect(root)
         super().__init__(
+            base_url=root,
             headers={"Authorization": f"Bearer {key}"},
             parse_error=dialect.parse_error,
             request_id_header=dialect.request_id_header,
@@ -75,7 +68,3 @@ class TelnyxClient(ClientBase):
         )
         self.compositions = RoomCompositions(self._transport, dialect)
         self.room_compositions = self.compositions
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<TelnyxClient base_url={str(self.base_url)!r} {state}>"

@@ -8,7 +8,7 @@ import os
 import aiohttp
 from yarl import URL
 
-from .._client import ClientBase
+from .._client import ClientBase, resolve_base_url
 from .._timeouts import NOT_GIVEN, TimeoutArg
 from ..retry import RetryPolicy
 from ._dialect import TwilioDialect
@@ -47,13 +47,6 @@ def _resolve_credentials(
     )
 
 
-def _check_base_url(value: str | URL) -> URL:
-    url = URL(str(value).rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {str(value)!r}")
-    return url
-
-
 class TwilioClient(ClientBase):
     """Twilio Video v1 Compositions over one aiohttp session.
 
@@ -78,11 +71,11 @@ class TwilioClient(ClientBase):
         user, secret, sid = _resolve_credentials(account_sid, auth_token, api_key, api_secret)
         self.account_sid = sid
         self._username = user
-        root = base_url or os.environ.get("TWILIO_VIDEO_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = _check_base_url(root)
+        root = resolve_base_url(base_url, "TWILIO_VIDEO_BASE_URL", DEFAULT_BASE_URL)
         token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
-        dialect = TwilioDialect(self.base_url)
+        dialect = TwilioDialect(root)
         super().__init__(
+            base_url=root,
             headers={"Authorization": f"Basic {token}"},
             parse_error=dialect.parse_error,
             request_id_header=dialect.request_id_header,
@@ -93,6 +86,5 @@ class TwilioClient(ClientBase):
         )
         self.compositions = Compositions(self._transport, dialect)
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<TwilioClient user={self._username!r} base_url={str(self.base_url)!r} {state}>"
+    def _identity(self) -> str:
+        return f"user={self._username!r}"
