@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
+
+# A tour of both providers against the in-process emulator; nothing leaves 127.0.0.1.
+demo: $(STAMP)
+	$(BIN)/python -m async_compositions.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check async_compositions tests benchmarks

@@ -17,6 +17,7 @@ from .errors import (
     ResponseDecodeError,
     ServerError,
     UnprocessableEntityError,
+    WebhookPayloadError,
     WebhookVerificationError,
 )
 from .retry import RetryPolicy
@@ -44,6 +45,7 @@ __all__ = [
     "TelnyxClient",
     "TwilioClient",
     "UnprocessableEntityError",
+    "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
 ]

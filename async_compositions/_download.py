@@ -118,6 +118,14 @@ async def _report(progress: ProgressCallback | None, done: int, total: int | Non
             await result
 
 
+def _strong_validator(resp: aiohttp.ClientResponse) -> str | None:
+    """A strong ETag (or Last-Modified) for If-Range; weak ETags may not be used there."""
+    etag = resp.headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return resp.headers.get("Last-Modified")
+
+
 def _resume_total(resp: aiohttp.ClientResponse, offset: int) -> int | None:
     """The full size from a 206 Content-Range, after checking it starts where we stopped."""
     match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
@@ -150,10 +158,18 @@ async def download_media(
     done = 0
     total: int | None = None
     content_type: str | None = None
+    validator: str | None = None
     attempt = 1
     try:
         while True:
-            headers = {"Range": f"bytes={done}-"} if done else {}
+            # identity: with gzip, aiohttp would count decoded bytes against the encoded
+            # Content-Length and a Range offset would point into the wrong representation.
+            headers = {"Accept-Encoding": "identity"}
+            if done:
+                headers["Range"] = f"bytes={done}-"
+                if validator:
+                    # The server sends the rest only if the file is unchanged, else all of it.
+                    headers["If-Range"] = validator
             try:
                 async with session.get(
                     url, headers=headers, timeout=timeout, raise_for_status=False
@@ -167,6 +183,7 @@ async def download_media(
                             done = 0
                         total = resp.content_length
                         content_type = resp.content_type
+                        validator = _strong_validator(resp)
                     elif resp.status in _RETRYABLE_STATUSES and attempt < retry.max_attempts:
                         raise _Retryable(f"HTTP {resp.status}")
                     else:
@@ -191,7 +208,11 @@ async def download_media(
             if attempt >= retry.max_attempts:
                 if isinstance(failure, TimeoutError):
                     raise APITimeoutError(f"media download timed out: GET {shown}") from failure
-                if total is not None and isinstance(failure, _Retryable):
+                # A body cut short (by the server, or a connection dropped mid-body) is an
+                # incomplete file: say how much arrived rather than "connection failed".
+                if total is not None and isinstance(
+                    failure, _Retryable | aiohttp.ClientPayloadError
+                ):
                     raise DownloadError(
                         f"media download incomplete after {attempt} attempts: "
                         f"{done} of {total} bytes",

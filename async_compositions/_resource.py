@@ -183,6 +183,12 @@ def _into_directory(dest: Any, default_name: str) -> Any:
 
 def _status_of(model: Any) -> CompositionStatus:
     status = model.status
+    if status is None:
+        # A record without a status yet is still settling: keep polling.
+        return _NO_STATUS
     if not isinstance(status, CompositionStatus):
         raise TypeError(f"{type(model).__name__}.status is not a CompositionStatus")
     return status
+
+
+_NO_STATUS = CompositionStatus("none")

@@ -21,6 +21,7 @@ __all__ = [
     "ServerError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
+    "WebhookPayloadError",
     "WebhookVerificationError",
     "error_class_for_status",
 ]
@@ -101,6 +102,10 @@ class DownloadError(CompositionsError):
 
 class WebhookVerificationError(CompositionsError):
     """A webhook's signature is missing, wrong or stale, or its body is malformed."""
+
+
+class WebhookPayloadError(WebhookVerificationError):
+    """A webhook's signature is valid but its body is not a composition event (answer 400)."""
 
 
 class APIError(CompositionsError):

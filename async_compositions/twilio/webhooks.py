@@ -13,7 +13,7 @@ import attrs
 from yarl import URL
 
 from .._decode import parse_datetime
-from ..errors import WebhookVerificationError
+from ..errors import WebhookPayloadError, WebhookVerificationError
 
 __all__ = [
     "CompositionEvent",
@@ -96,7 +96,7 @@ def validate_signature(
         if expected_hash is None:
             return False
         actual = hashlib.sha256(params).hexdigest()
-        if not hmac.compare_digest(actual, expected_hash):
+        if not _same(actual, expected_hash):
             return False
         form = None
     else:
@@ -104,8 +104,14 @@ def validate_signature(
     ok = False
     for candidate in _url_variants(url):
         # Check every variant, so the timing does not reveal which form matched.
-        ok |= hmac.compare_digest(compute_signature(candidate, form, auth_token), signature)
+        ok |= _same(compute_signature(candidate, form, auth_token), signature)
     return ok
+
+
+def _same(expected: str, received: str) -> bool:
+    """Constant-time equality that also copes with non-ASCII input from the request."""
+    # compare_digest refuses non-ASCII str (TypeError); bytes always compare.
+    return hmac.compare_digest(expected.encode(), received.encode("utf-8", "replace"))
 
 
 def require_valid_signature(
@@ -157,7 +163,7 @@ def _int_field(form: Mapping[str, str], name: str) -> int | None:
     try:
         return int(float(value))
     except ValueError:
-        raise WebhookVerificationError(f"{name} is not a number: {value!r}") from None
+        raise WebhookPayloadError(f"{name} is not a number: {value!r}") from None
 
 
 def parse_status_callback(params: Mapping[str, Any]) -> CompositionEvent:
@@ -165,12 +171,12 @@ def parse_status_callback(params: Mapping[str, Any]) -> CompositionEvent:
     form = {k: v for k, v in _pairs(params)}
     event = form.get("StatusCallbackEvent")
     if not event:
-        raise WebhookVerificationError("status callback has no StatusCallbackEvent")
+        raise WebhookPayloadError("status callback has no StatusCallbackEvent")
     stamp = form.get("Timestamp")
     try:
         timestamp = parse_datetime(stamp) if stamp else None
     except ValueError:
-        raise WebhookVerificationError(f"Timestamp is not ISO-8601: {stamp!r}") from None
+        raise WebhookPayloadError(f"Timestamp is not ISO-8601: {stamp!r}") from None
     return CompositionEvent(
         event=event,
         account_sid=form.get("AccountSid"),
