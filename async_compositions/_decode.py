@@ -17,7 +17,7 @@ from ._http import HttpResponse
 from .errors import ResponseDecodeError
 from .status import CompositionStatus
 
-__all__ = ["load_json", "make_converter", "parse_datetime", "structure_model"]
+__all__ = ["ModelHooks", "load_json", "make_converter", "parse_datetime", "structure_model"]
 
 T = typing.TypeVar("T")
 
@@ -39,6 +39,43 @@ def load_json(response: HttpResponse) -> Any:
             status=response.status,
             body=response.text,
         ) from None
+
+
+class ModelHooks:
+    """A dialect's converter and its model hooks, generated once, on first use.
+
+    Building them at import would put the code generation on every ``import
+    async_compositions``; clients warm them when they are constructed instead.
+    """
+
+    __slots__ = ("_built", "_model", "_region")
+
+    def __init__(self, model: type, region: type) -> None:
+        self._model = model
+        self._region = region
+        self._built: tuple[Callable[[Any, Any], Any], Callable[[Any], Any]] | None = None
+
+    def _build(self) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]]:
+        built = self._built
+        if built is None:
+            conv = make_converter()
+            built = conv.get_structure_hook(self._model), conv.get_unstructure_hook(self._region)
+            self._built = built
+        return built
+
+    def warm(self) -> None:
+        """Generate the hooks now (a client does this when it is built)."""
+        self._build()
+
+    @property
+    def structure(self) -> Callable[[Any, Any], Any]:
+        """Dict to model."""
+        return self._build()[0]
+
+    @property
+    def unstructure_region(self) -> Callable[[Any], Any]:
+        """Layout region to dict."""
+        return self._build()[1]
 
 
 def structure_model(

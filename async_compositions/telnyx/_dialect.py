@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from .._decode import load_json, make_converter, structure_model
+from .._decode import ModelHooks, load_json, structure_model
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import check_choice, check_int_range, check_str_list, check_url
@@ -36,10 +36,7 @@ STATUS_FILTERS = ("completed", "processing", "enqueued")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-_converter = make_converter()
-# Build (and cache) the generated structuring code once, at import, not per request.
-_structure_composition = _converter.get_structure_hook(RoomComposition)
-_unstructure_region = _converter.get_unstructure_hook(VideoRegion)
+_hooks = ModelHooks(RoomComposition, VideoRegion)
 _REGION_FIELDS = frozenset(a.name for a in attrs.fields(VideoRegion))
 _INT32 = 2**31 - 1
 # Inclusive bounds of a region's integer properties, as the API documents them.
@@ -110,7 +107,7 @@ def _check_region(name: str, region: object) -> dict[str, Any]:
     """One region as the JSON object to send, its documented bounds checked."""
     if isinstance(region, VideoRegion):
         # Alphabetical, the order of the SDK's VideoRegionParam (a dict keeps its own order).
-        unstructured = _unstructure_region(region)
+        unstructured = _hooks.unstructure_region(region)
         raw = {k: unstructured[k] for k in sorted(unstructured) if unstructured[k] is not None}
     elif isinstance(region, Mapping):
         unknown = {str(k) for k in region} - _REGION_FIELDS
@@ -164,6 +161,10 @@ class TelnyxDialect:
     default_page_size: int = 20
     # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
     max_prefetch: int = 8
+
+    def __attrs_post_init__(self) -> None:
+        # Generate the decoding code when a client is built, not inside its first request.
+        _hooks.warm()
 
     @property
     def collection_url(self) -> URL:
@@ -298,7 +299,7 @@ class TelnyxDialect:
 
     def _structure(self, record: Any, response: HttpResponse) -> RoomComposition:
         return structure_model(
-            _structure_composition,
+            _hooks.structure,
             RoomComposition,
             record,
             response,

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from .._decode import load_json, make_converter, structure_model
+from .._decode import ModelHooks, load_json, structure_model
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import (
@@ -34,10 +34,7 @@ FORM = "application/x-www-form-urlencoded"
 FORMATS = ("mp4", "webm")
 CALLBACK_METHODS = ("GET", "POST")
 
-_converter = make_converter()
-# Build (and cache) the generated structuring code once, at import, not per request.
-_structure_composition = _converter.get_structure_hook(Composition)
-_unstructure_region = _converter.get_unstructure_hook(VideoRegion)
+_hooks = ModelHooks(Composition, VideoRegion)
 _REGION_FIELDS = frozenset(a.name for a in attrs.fields(VideoRegion))
 
 
@@ -70,7 +67,7 @@ def encode_video_layout(layout: object) -> str:
         if not isinstance(name, str) or not name:
             raise TypeError("video_layout region names must be non-empty str")
         if isinstance(region, VideoRegion):
-            raw = {k: v for k, v in _unstructure_region(region).items() if v is not None}
+            raw = {k: v for k, v in _hooks.unstructure_region(region).items() if v is not None}
         elif isinstance(region, Mapping):
             unknown = set(region) - _REGION_FIELDS
             if unknown:
@@ -100,6 +97,10 @@ class TwilioDialect:
     max_page_size: int = 100
     default_page_size: int = 50
     max_prefetch: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        # Generate the decoding code when a client is built, not inside its first request.
+        _hooks.warm()
 
     @property
     def collection_url(self) -> URL:
@@ -258,7 +259,7 @@ class TwilioDialect:
 
     def _structure(self, data: Any, response: HttpResponse) -> Composition:
         return structure_model(
-            _structure_composition,
+            _hooks.structure,
             Composition,
             data,
             response,
