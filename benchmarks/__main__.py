@@ -1,33 +1,65 @@
-"""``python -m benchmarks``: the paging benchmark, then the decode benchmark."""
+"""``python -m benchmarks``: every benchmark in one run, then the chart.
+
+Paging, decode, concurrent fetch, import time and memory run one after the other in this
+process (each starts its own loopback server process, and the import and memory cases run
+in fresh interpreters). Their figures go to benchmarks/results.json and the chart to
+benchmarks/results.png; ``--quick`` is a smoke check whose figures go to a temporary file.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+import traceback
+from collections.abc import Callable
 
-from . import bench_decode, bench_paging
+from . import _stats, bench_decode, bench_fetch, bench_import, bench_memory, bench_paging, chart
+
+BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
+    "paging": bench_paging.main,
+    "decode": bench_decode.main,
+    "fetch": bench_fetch.main,
+    "import": bench_import.main,
+    "memory": bench_memory.main,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every benchmark; figures go to benchmarks/results.json unless --no-save."""
+    """Run the benchmarks; a failing one is reported and the others still run."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--no-save", action="store_true", help="do not write results.json")
     parser.add_argument(
-        "--only", choices=("paging", "decode"), help="run one benchmark instead of both"
+        "--only", nargs="+", choices=list(BENCHMARKS), help="run these benchmarks only"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke check: fewer rounds and records; figures go to {_stats.QUICK_RESULTS}",
+    )
+    parser.add_argument("--no-save", action="store_true", help="write no results and no chart")
     args = parser.parse_args(argv)
-    extra = ["--no-save"] if args.no_save else []
+    extra = [*(["--quick"] if args.quick else []), *(["--no-save"] if args.no_save else [])]
     start = time.perf_counter()
-    status = 0
-    if args.only in (None, "paging"):
-        print("== paging ==", flush=True)
-        status |= bench_paging.main(extra)
-    if args.only in (None, "decode"):
-        print("\n== decode ==", flush=True)
-        status |= bench_decode.main(extra)
+    failed: list[str] = []
+    for name in args.only or list(BENCHMARKS):
+        print(f"\n== {name} ==", flush=True)
+        try:
+            if BENCHMARKS[name](extra) != 0:
+                failed.append(name)
+        except Exception:
+            # A case that fails its checks must not hide the other benchmarks' figures.
+            traceback.print_exc()
+            failed.append(name)
+    if not args.no_save:
+        results = _stats.QUICK_RESULTS if args.quick else _stats.RESULTS
+        print()
+        if chart.main(["--results", str(results)]) != 0:
+            failed.append("chart")
     print(f"\nall benchmarks: {time.perf_counter() - start:.0f} s")
-    return status
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

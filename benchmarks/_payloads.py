@@ -10,8 +10,10 @@ __all__ = [
     "TELNYX_RECORD",
     "TWILIO_RECORD",
     "telnyx_id",
+    "telnyx_index",
     "telnyx_page",
     "telnyx_record",
+    "twilio_index",
     "twilio_page",
     "twilio_record",
     "twilio_sid",
@@ -114,6 +116,24 @@ def telnyx_id(index: int) -> str:
     """The UUID of the ``index``-th room composition of a listing."""
     h = f"{index:032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def twilio_index(sid: str) -> int | None:
+    """The listing index a SID encodes, if ``twilio_sid`` makes exactly that SID."""
+    try:
+        index = int(sid[2:], 16)
+    except ValueError:
+        return None
+    return index if twilio_sid(index) == sid else None
+
+
+def telnyx_index(id_: str) -> int | None:
+    """The listing index an id encodes (its last 12 hex digits), if ``telnyx_id`` makes it."""
+    try:
+        index = int(id_[-12:], 16)
+    except ValueError:
+        return None
+    return index if telnyx_id(index) == id_ else None
 
 
 def twilio_record(index: int) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,10 +21,15 @@ from typing import Any, TypeVar
 import attrs
 
 __all__ = [
+    "QUICK_RESULTS",
+    "RESULTS",
     "Summary",
+    "add_common_args",
+    "command_line",
     "format_table",
     "machine_info",
     "ratio",
+    "resolve_common_args",
     "rotations",
     "run_interleaved",
     "run_interleaved_async",
@@ -29,6 +38,8 @@ __all__ = [
 ]
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+# --quick is a smoke check: its figures must not replace the published ones.
+QUICK_RESULTS = Path(tempfile.gettempdir()) / "async-compositions-bench-quick" / "results.json"
 PACKAGES = (
     "async-compositions",
     "aiohttp",
@@ -135,6 +146,42 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def command_line() -> str:
+    """The exact command that started this process, as a shell would take it."""
+    argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    return shlex.join(argv)
+
+
+def add_common_args(parser: argparse.ArgumentParser, rounds: int, quick_rounds: int) -> None:
+    """The options every benchmark takes: --rounds, --quick, --no-save, --out."""
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help=f"timed rounds (default {rounds}, quick {quick_rounds})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke check: fewer rounds and records; figures go to {QUICK_RESULTS}",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not write any results file")
+    parser.add_argument("--out", type=Path, default=None, help=f"results file (default {RESULTS})")
+    parser.set_defaults(default_rounds=rounds, quick_rounds=quick_rounds)
+
+
+def resolve_common_args(args: argparse.Namespace) -> tuple[int, Path | None]:
+    """(rounds, results path or None) from the parsed common options."""
+    rounds = args.rounds
+    if rounds is None:
+        rounds = args.quick_rounds if args.quick else args.default_rounds
+    if not 1 <= rounds <= 100:
+        raise SystemExit("--rounds must be 1..100")
+    if args.no_save:
+        return rounds, None
+    return rounds, args.out or (QUICK_RESULTS if args.quick else RESULTS)
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, cores, load, Python and package versions: what a figure needs to be read."""
     try:
@@ -150,6 +197,7 @@ def machine_info() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
+        "command": command_line(),
     }
 
 
@@ -162,6 +210,7 @@ def write_results(section: str, data: Mapping[str, Any], path: Path = RESULTS) -
     except (OSError, ValueError):
         existing = {}
     existing[section] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **data}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(existing, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)

@@ -1,6 +1,6 @@
 """Decode benchmark: compositions per second turned from page bodies (bytes) into models.
 
-Run with ``python -m benchmarks.bench_decode [--rounds N] [--no-save]``. See README.md.
+Run with ``python -m benchmarks.bench_decode [--rounds N] [--quick] [--no-save]``. See README.md.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ TWILIO_BASE = "https://video.twilio.com/v1"
 TELNYX_BASE = "https://api.telnyx.com/v2"
 # Aim for samples of about this many seconds, so timer resolution and noise stay small.
 SAMPLE_SECONDS = 0.08
+QUICK_SAMPLE_SECONDS = 0.01
 
 Decoder = Callable[[bytes], Sequence[Any]]
 
@@ -203,13 +204,15 @@ def _telnyx_model_ok(c: Any) -> str:
 # -- timing ---------------------------------------------------------------------------------
 
 
-def sampler(decode: Decoder, bodies: list[bytes]) -> Callable[[], float]:
+def sampler(
+    decode: Decoder, bodies: list[bytes], seconds: float = SAMPLE_SECONDS
+) -> Callable[[], float]:
     """A function returning records decoded per second over ``repeat`` passes."""
     start = time.perf_counter()
     for body in bodies:
         decode(body)
     once = time.perf_counter() - start
-    repeat = max(1, min(200, round(SAMPLE_SECONDS / max(once, 1e-6))))
+    repeat = max(1, min(200, round(seconds / max(once, 1e-6))))
 
     def sample() -> float:
         start = time.perf_counter()
@@ -221,7 +224,9 @@ def sampler(decode: Decoder, bodies: list[bytes]) -> Callable[[], float]:
     return sample
 
 
-def build_cases() -> tuple[dict[str, Callable[[], float]], dict[str, str]]:
+def build_cases(
+    seconds: float = SAMPLE_SECONDS,
+) -> tuple[dict[str, Callable[[], float]], dict[str, str]]:
     """Timed cases (name -> sampler) and skipped ones (name -> why), checked before timing."""
     tw, tx = twilio_bodies(), telnyx_bodies()
     plain_tw, plain_tx = (lambda r: r["sid"]), (lambda r: r["id"])
@@ -255,7 +260,7 @@ def build_cases() -> tuple[dict[str, Callable[[], float]], dict[str, str]]:
             continue
         decode = factory()
         _check(name, decode, bodies, first_id)
-        cases[name] = sampler(decode, bodies)
+        cases[name] = sampler(decode, bodies, seconds)
     return cases, skipped
 
 
@@ -263,14 +268,26 @@ def build_cases() -> tuple[dict[str, Callable[[], float]], dict[str, str]]:
 RATIOS: list[tuple[str, str, str, float | None]] = [
     ("twilio: ours / twilio-python", "twilio: this library", "twilio: twilio-python", 1.2),
     ("twilio: ours / json.loads floor", "twilio: this library", "twilio: json.loads (floor)", None),
+    (
+        "twilio: ours / orjson.loads floor",
+        "twilio: this library",
+        "twilio: orjson.loads (floor)",
+        None,
+    ),
     ("telnyx: ours / telnyx-python", "telnyx: this library", "telnyx: telnyx-python", 5.0),
     ("telnyx: ours / json.loads floor", "telnyx: this library", "telnyx: json.loads (floor)", None),
+    (
+        "telnyx: ours / orjson.loads floor",
+        "telnyx: this library",
+        "telnyx: orjson.loads (floor)",
+        None,
+    ),
 ]
 
 
-def measure(rounds: int) -> dict[str, Any]:
+def measure(rounds: int, seconds: float = SAMPLE_SECONDS) -> dict[str, Any]:
     """Time every case in interleaved rounds; rates are records per second."""
-    cases, skipped = build_cases()
+    cases, skipped = build_cases(seconds)
     summaries = _stats.run_interleaved(cases, rounds)
     out: dict[str, Any] = {}
     for name in [*cases, *skipped]:
@@ -319,26 +336,24 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the decode benchmark, print its tables and store them in results.json."""
     parser = argparse.ArgumentParser(description="Decode benchmark (see benchmarks/README.md).")
-    parser.add_argument("--rounds", type=int, default=9, help="timed rounds (default 9)")
-    parser.add_argument("--no-save", action="store_true", help="do not write results.json")
+    _stats.add_common_args(parser, rounds=9, quick_rounds=2)
     args = parser.parse_args(argv)
-    if not 1 <= args.rounds <= 100:
-        parser.error("--rounds must be 1..100")
+    rounds, out = _stats.resolve_common_args(args)
     before = _stats.machine_info()
-    print(f"decode benchmark: {args.rounds} rounds", file=sys.stderr, flush=True)
+    print(f"decode benchmark: {rounds} rounds", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    result = measure(args.rounds)
+    result = measure(rounds, QUICK_SAMPLE_SECONDS if args.quick else SAMPLE_SECONDS)
     print(report(result))
     print(
         f"\n({time.perf_counter() - start:.0f} s; {RECORDS} records in {PAGES} pages per pass; "
         f"load average before: {before['load_average_1_5_15']})"
     )
-    if not args.no_save:
+    if out is not None:
         machine = _stats.machine_info()
         machine["load_average_before"] = before["load_average_1_5_15"]
         config = {"pages": PAGES, "page_size": PAGE_SIZE, "records_per_pass": RECORDS}
         path = _stats.write_results(
-            "decode", {"rounds": args.rounds, "machine": machine, "config": config, **result}
+            "decode", {"rounds": rounds, "machine": machine, "config": config, **result}, out
         )
         print(f"figures written to {path}")
     return 0

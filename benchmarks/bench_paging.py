@@ -1,13 +1,12 @@
 """Paging benchmark: listing 2000 compositions from a loopback server with per-request latency.
 
-Run with ``python -m benchmarks.bench_paging [--rounds N] [--no-save]``. See README.md.
+Run with ``python -m benchmarks.bench_paging [--rounds N] [--quick] [--no-save]``. See README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import collections
 import functools
 import json
@@ -24,45 +23,18 @@ import attrs
 from async_compositions import TwilioClient
 
 from . import _stats
+from ._common import ACCOUNT_SID, AUTH_TOKEN, TELNYX_AUTH, TELNYX_KEY, TWILIO_AUTH, BenchmarkError
 from ._payloads import telnyx_id, twilio_sid
+from ._sdks import (
+    TELNYX_LIB_NOTE,
+    TELNYX_SDK_NOTE,
+    TWILIO_SDK_NOTE,
+    AsyncTelnyx,
+    AsyncTwilioHttpClient,
+    TelnyxClient,
+    TwilioSDK,
+)
 from ._server import ServerProcess
-
-try:
-    from async_compositions.telnyx import TelnyxClient
-except ImportError as exc:  # the Telnyx half of the library may not exist yet
-    TelnyxClient = None  # type: ignore[assignment,misc]
-    TELNYX_LIB_NOTE: str | None = f"async_compositions.telnyx not importable ({exc})"
-else:
-    TELNYX_LIB_NOTE = None
-
-try:
-    from twilio.http.async_http_client import (  # type: ignore[import-untyped]
-        AsyncTwilioHttpClient,
-    )
-    from twilio.rest import Client as TwilioSDK  # type: ignore[import-untyped]
-except ImportError as exc:
-    TwilioSDK = None
-    TWILIO_SDK_NOTE: str | None = f"twilio not installed ({exc}); run `make bench`"
-else:
-    TWILIO_SDK_NOTE = None
-
-try:
-    from telnyx import AsyncTelnyx
-except ImportError as exc:
-    AsyncTelnyx = None  # type: ignore[assignment,misc]
-    TELNYX_SDK_NOTE: str | None = f"telnyx not installed ({exc}); run `make bench`"
-else:
-    TELNYX_SDK_NOTE = None
-
-ACCOUNT_SID = "AC" + "b" * 32
-AUTH_TOKEN = "bench-auth-token"
-TELNYX_KEY = "KEYbench0000"
-TWILIO_AUTH = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-TELNYX_AUTH = f"Bearer {TELNYX_KEY}"
-
-
-class BenchmarkError(RuntimeError):
-    """A case did not list what the server holds: its timing would be meaningless."""
 
 
 @attrs.frozen(slots=True)
@@ -109,6 +81,17 @@ def _expected_ids(shape: str, total: int) -> list[str]:
 TWILIO = Workload("twilio", "twilio", 2000, 50, 0.020, 0.020)
 TELNYX = Workload("telnyx", "telnyx", 2000, 50, 0.020, 0.020)
 TELNYX_LATENCY = Workload("telnyx-latency-bound", "telnyx", 2000, 50, 0.040, 0.005)
+WORKLOADS = (TWILIO, TELNYX, TELNYX_LATENCY)
+QUICK_RECORDS = 400  # --quick: 8 pages per listing instead of 40
+
+
+def workloads(quick: bool) -> tuple[Workload, Workload, Workload]:
+    """The three workloads; shorter listings for a smoke check."""
+    if not quick:
+        return WORKLOADS
+    t, x, xl = (attrs.evolve(w, total=QUICK_RECORDS) for w in WORKLOADS)
+    return t, x, xl
+
 
 Runner = Callable[[Workload], Awaitable[list[str]]]
 
@@ -322,9 +305,11 @@ def raw_telnyx(server: ServerProcess, depth: int) -> Runner:
 # -- the benchmark ------------------------------------------------------------------------
 
 
-def build_cases(server: ServerProcess) -> list[Case]:
+def build_cases(
+    server: ServerProcess, wls: tuple[Workload, Workload, Workload] = WORKLOADS
+) -> list[Case]:
     """Every case, in their reporting order; unavailable ones carry a skip note."""
-    t, x, xl = TWILIO, TELNYX, TELNYX_LATENCY
+    t, x, xl = wls
     return [
         Case("twilio: this library", t, ours_twilio(server)),
         Case("twilio: twilio-python stream_async", t, sdk_twilio(server), skip=TWILIO_SDK_NOTE),
@@ -440,14 +425,16 @@ def _verdict(value: float | None, target: float | None, op: str) -> str:
     return "met" if ok else "MISSED"
 
 
-async def measure(server: ServerProcess, rounds: int) -> dict[str, Any]:
+async def measure(
+    server: ServerProcess, rounds: int, wls: tuple[Workload, Workload, Workload] = WORKLOADS
+) -> dict[str, Any]:
     """Warm up every case once, then time them in interleaved rounds."""
-    cases = build_cases(server)
+    cases = build_cases(server, wls)
     active = [c for c in cases if c.skip is None]
     for case in active:
         # Loads lazily imported modules (telnyx-python's resources) outside the timings.
         verify(case.name, case.workload.warmup(), await case.run(case.workload.warmup()))
-    for wl in (TWILIO, TELNYX, TELNYX_LATENCY):
+    for wl in wls:
         # The server builds each page body on first request; do that before any timing.
         fill = raw_twilio(server, True) if wl.shape == "twilio" else raw_telnyx(server, 4)
         full = attrs.evolve(wl, work=0.0)
@@ -513,7 +500,7 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def config() -> dict[str, Any]:
+def config(wls: tuple[Workload, ...] = WORKLOADS) -> dict[str, Any]:
     """The workloads, as stored with the figures."""
     return {
         w.name: {
@@ -524,34 +511,34 @@ def config() -> dict[str, Any]:
             "latency_s": w.latency,
             "consumer_s_per_page": w.work,
         }
-        for w in (TWILIO, TELNYX, TELNYX_LATENCY)
+        for w in wls
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the paging benchmark, print its tables and store them in results.json."""
     parser = argparse.ArgumentParser(description="Paging benchmark (see benchmarks/README.md).")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument("--no-save", action="store_true", help="do not write results.json")
+    _stats.add_common_args(parser, rounds=5, quick_rounds=1)
     args = parser.parse_args(argv)
-    if not 1 <= args.rounds <= 50:
-        parser.error("--rounds must be 1..50")
+    rounds, out = _stats.resolve_common_args(args)
+    wls = workloads(args.quick)
     # twilio-python passes auth=BasicAuth(...), which aiohttp 3.14 deprecates on every request.
     warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*auth.*")
     before = _stats.machine_info()
-    print(f"paging benchmark: {args.rounds} rounds", file=sys.stderr, flush=True)
+    print(f"paging benchmark: {rounds} rounds", file=sys.stderr, flush=True)
     start = time.perf_counter()
     with ServerProcess(ttl=900) as server:
-        result = asyncio.run(measure(server, args.rounds))
+        result = asyncio.run(measure(server, rounds, wls))
     elapsed = time.perf_counter() - start
     print(report(result))
     print(f"\n({elapsed:.0f} s; load average before: {before['load_average_1_5_15']})")
-    if not args.no_save:
+    if out is not None:
         machine = _stats.machine_info()
         machine["load_average_before"] = before["load_average_1_5_15"]
         path = _stats.write_results(
             "paging",
-            {"rounds": args.rounds, "machine": machine, "config": config(), **result},
+            {"rounds": rounds, "machine": machine, "config": config(wls), **result},
+            out,
         )
         print(f"figures written to {path}")
     return 0

@@ -161,19 +161,26 @@ class TelnyxDialect:
     default_page_size: int = 20
     # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
     max_prefetch: int = 8
+    #: ``{base}/room_compositions``, built once per client rather than per request.
+    collection_url: URL = attrs.field(init=False)
+    _item_prefix: str = attrs.field(init=False, repr=False)
+
+    @collection_url.default
+    def _collection_url(self) -> URL:
+        return self.base_url / "room_compositions"
+
+    @_item_prefix.default
+    def _default_item_prefix(self) -> str:
+        return f"{self.collection_url}/"
 
     def __attrs_post_init__(self) -> None:
         # Generate the decoding code when a client is built, not inside its first request.
         _hooks.warm()
 
-    @property
-    def collection_url(self) -> URL:
-        """``{base}/room_compositions``."""
-        return self.base_url / "room_compositions"
-
     def item_url(self, id: str) -> URL:
         """``{base}/room_compositions/{id}`` after checking the id is a UUID."""
-        return self.collection_url / check_uuid(id, "room composition id")
+        # Built by concatenation: the id was just checked to hold only safe characters.
+        return URL(self._item_prefix + check_uuid(id, "room composition id"), encoded=True)
 
     # -- requests -----------------------------------------------------------------------
 
@@ -325,7 +332,11 @@ class TelnyxDialect:
         page_number = _meta_int(meta, "page_number")
         if page_number is None:
             page_number = cursor
-        items = [self._structure(r, response) for r in records]
+        # Replace each record in place, so its dict is freed as soon as its model exists:
+        # a page never holds all of its dicts and all of its models at once.
+        for index, record in enumerate(records):
+            records[index] = self._structure(record, response)
+        items = records
         has_next = page_number < total_pages
         following: tuple[int, ...] = ()
         if has_next:

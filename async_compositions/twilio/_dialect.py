@@ -97,19 +97,26 @@ class TwilioDialect:
     max_page_size: int = 100
     default_page_size: int = 50
     max_prefetch: int = 1
+    #: ``{base}/Compositions``, built once per client rather than per request.
+    collection_url: URL = attrs.field(init=False)
+    _item_prefix: str = attrs.field(init=False, repr=False)
+
+    @collection_url.default
+    def _collection_url(self) -> URL:
+        return self.base_url / "Compositions"
+
+    @_item_prefix.default
+    def _default_item_prefix(self) -> str:
+        return f"{self.collection_url}/"
 
     def __attrs_post_init__(self) -> None:
         # Generate the decoding code when a client is built, not inside its first request.
         _hooks.warm()
 
-    @property
-    def collection_url(self) -> URL:
-        """``{base}/Compositions``."""
-        return self.base_url / "Compositions"
-
     def item_url(self, sid: str) -> URL:
         """``{base}/Compositions/{sid}`` after checking the SID."""
-        return self.collection_url / check_sid(sid, "CJ", "composition sid")
+        # Built by concatenation: the id was just checked to hold only safe characters.
+        return URL(self._item_prefix + check_sid(sid, "CJ", "composition sid"), encoded=True)
 
     # -- requests -----------------------------------------------------------------------
 
@@ -281,7 +288,11 @@ class TwilioDialect:
             raise ResponseDecodeError(
                 f"list response has no {key!r} array", status=response.status, body=response.text
             )
-        items = [self._structure(r, response) for r in records]
+        # Replace each record in place, so its dict is freed as soon as its model exists:
+        # a page never holds all of its dicts and all of its models at once.
+        for index, record in enumerate(records):
+            records[index] = self._structure(record, response)
+        items = records
         next_url = meta.get("next_page_url")
         if next_url is not None and not isinstance(next_url, str):
             raise ResponseDecodeError(
