@@ -26,6 +26,7 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .layout import VideoLayout
 from .retry import RetryPolicy
 from .status import CompositionStatus
 
@@ -73,6 +74,7 @@ __all__ = [
     "TelnyxClient",
     "TwilioClient",
     "UnprocessableEntityError",
+    "VideoLayout",
     "WaitTimeoutError",
     "WebhookPayloadError",
     "WebhookVerificationError",

@@ -15,6 +15,7 @@ from yarl import URL
 
 from ._http import HttpResponse
 from .errors import ResponseDecodeError
+from .layout import VideoLayout
 from .status import CompositionStatus
 
 __all__ = ["ModelHooks", "load_json", "make_converter", "parse_datetime", "structure_model"]
@@ -270,6 +271,35 @@ def _missing_field(cls: type, name: str) -> Any:
     raise KeyError(f"{cls.__name__} requires {name!r}")
 
 
+def _layout_hook_factory(
+    conv: cattrs.Converter, eager: bool
+) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """``VideoLayout[Region]``: check the shape now, decode each region when it is read."""
+
+    def factory(layout_type: Any) -> Callable[[Any, Any], Any]:
+        (region_type,) = typing.get_args(layout_type)
+        region_hook = conv.get_structure_hook(region_type)
+
+        def decode(raw: Any) -> Any:
+            if raw.__class__ is not dict:
+                raise TypeError(f"a region must be an object, got {type(raw).__name__}")
+            return region_hook(raw, region_type)
+
+        def structure_layout(value: Any, _: object = None) -> VideoLayout[Any]:
+            if value.__class__ is not dict:
+                raise TypeError(f"video_layout must be an object, got {type(value).__name__}")
+            layout = VideoLayout(value, decode)
+            return layout.materialize() if eager else layout
+
+        return structure_layout
+
+    return factory
+
+
+def _is_layout(type_: Any) -> bool:
+    return bool(typing.get_origin(type_) is VideoLayout)
+
+
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     """A converter with the hooks every dialect needs; unknown keys are ignored.
 
@@ -282,6 +312,11 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     )
     if not forbid_extra_keys:
         conv.register_structure_hook_factory(attrs.has, _fast_attrs_factory(conv))
+    # The strict variant decodes every region at once, so drift inside a region fails too.
+    conv.register_structure_hook_factory(
+        _is_layout,
+        _layout_hook_factory(conv, eager=forbid_extra_keys),
+    )
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook_func(lambda t: t == list[str], _plain_list_hook(str))
     conv.register_structure_hook_func(lambda t: t == list[int], _plain_list_hook(int))

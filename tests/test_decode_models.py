@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -123,3 +124,37 @@ def test_strict_converter_rejects_unknown_keys() -> None:
     assert lenient.structure({"video_sources": ["*"], "surprise": 1}, VideoRegion) == VideoRegion(
         video_sources=["*"]
     )
+
+
+def test_layout_regions_decode_when_read_and_compare_as_a_dict() -> None:
+    comp = twilio(video_layout={"grid": {"video_sources": ["*"], "x_pos": 5}, "pip": {}})
+    layout = comp.video_layout
+    assert layout is not None
+    assert list(layout) == ["grid", "pip"] and len(layout) == 2 and "grid" in layout
+    assert layout["grid"] is layout["grid"]  # decoded once, then kept
+    assert layout == {"grid": VideoRegion(video_sources=["*"], x_pos=5), "pip": VideoRegion()}
+    assert repr(layout).startswith("{'grid': VideoRegion(")
+    assert pickle.loads(pickle.dumps(layout)) == dict(layout)
+
+
+def test_a_bad_region_fails_when_read_not_when_listed() -> None:
+    comp = twilio(video_layout={"grid": {"video_sources": ["*"]}, "bad": {"x_pos": "left"}})
+    assert comp.video_layout is not None
+    assert comp.video_layout["grid"].video_sources == ["*"]
+    with pytest.raises(ResponseDecodeError, match="region 'bad'"):
+        comp.video_layout["bad"]
+    listed = twilio(video_layout={"grid": ["not", "an", "object"]})
+    assert listed.video_layout is not None
+    with pytest.raises(ResponseDecodeError, match="must be an object"):
+        listed.video_layout["grid"]
+    with pytest.raises(ResponseDecodeError, match="video_layout must be an object"):
+        twilio(video_layout=["grid"])
+
+
+def test_strict_converter_decodes_every_region_at_once() -> None:
+    from async_compositions.twilio.models import Composition
+
+    conv = _decode.make_converter(forbid_extra_keys=True)
+    raw = {"sid": SID, "status": "completed", "video_layout": {"g": {"surprise": 1}}}
+    with pytest.raises(Exception, match="surprise"):
+        conv.structure(raw, Composition)

@@ -31,6 +31,7 @@ from yarl import URL
 
 from .._download import DownloadResult
 from .._log import redact_url
+from ..layout import VideoLayout
 
 __all__ = ["Output", "to_json"]
 
@@ -55,6 +56,8 @@ def _plain(inst: Any, field: Any, value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, VideoLayout):
+        return {name: attrs.asdict(region) for name, region in value.items()}
     return value
 
 

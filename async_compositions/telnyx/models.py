@@ -8,6 +8,7 @@ import attrs
 from yarl import URL
 
 from .._log import redact_url
+from ..layout import VideoLayout
 from ..status import CompositionStatus
 
 __all__ = ["RoomComposition", "VideoRegion"]
@@ -52,7 +53,7 @@ class RoomComposition:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     completed_at: datetime | None = None
-    video_layout: dict[str, VideoRegion] | None = None
+    video_layout: VideoLayout[VideoRegion] | None = None
     webhook_event_url: str | None = None
     webhook_event_failover_url: str | None = None
     webhook_timeout_secs: int | None = None

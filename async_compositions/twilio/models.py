@@ -6,6 +6,7 @@ from datetime import datetime
 
 import attrs
 
+from ..layout import VideoLayout
 from ..status import CompositionStatus
 
 __all__ = ["Composition", "VideoRegion"]
@@ -41,7 +42,7 @@ class Composition:
     date_deleted: datetime | None = None
     audio_sources: list[str] | None = None
     audio_sources_excluded: list[str] | None = None
-    video_layout: dict[str, VideoRegion] | None = None
+    video_layout: VideoLayout[VideoRegion] | None = None
     resolution: str | None = None
     trim: bool | None = None
     format: str | None = None

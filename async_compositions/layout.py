@@ -1,0 +1,66 @@
+"""VideoLayout: a composition's layout, its regions decoded only when read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from .errors import ResponseDecodeError
+
+__all__ = ["VideoLayout"]
+
+R = TypeVar("R")
+
+
+class VideoLayout(Mapping[str, R], Generic[R]):
+    """Region name -> typed region, read-only.
+
+    A listing of thousands of compositions rarely looks at their layouts, so each region
+    is decoded the first time it is read (then kept): a third of the cost of decoding a
+    Twilio composition is its regions. It compares equal to a plain dict of the same
+    regions.
+    """
+
+    __slots__ = ("_decode", "_raw", "_regions")
+
+    def __init__(self, raw: Mapping[str, Any], decode: Callable[[Any], R]) -> None:
+        self._raw = raw
+        self._decode = decode
+        self._regions: dict[str, R] = {}
+
+    def __getitem__(self, name: str) -> R:
+        try:
+            return self._regions[name]
+        except KeyError:
+            pass
+        raw = self._raw[name]
+        try:
+            region = self._decode(raw)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ResponseDecodeError(
+                f"video_layout region {name!r} did not decode ({type(exc).__name__}: {exc})"
+            ) from None
+        self._regions[name] = region
+        return region
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles as the plain dict of regions it stands for.
+        return (dict, (dict(self.items()),))
+
+    def materialize(self) -> VideoLayout[R]:
+        """Decode every region now (raising ResponseDecodeError on the first bad one)."""
+        for name in self._raw:
+            self[name]
+        return self
