@@ -26,13 +26,15 @@ class VideoLayout(Mapping[str, R], Generic[R]):
     def __init__(self, raw: Mapping[str, Any], decode: Callable[[Any], R]) -> None:
         self._raw = raw
         self._decode = decode
-        self._regions: dict[str, R] = {}
+        # Allocated on first read: most layouts are never read.
+        self._regions: dict[str, R] | None = None
 
     def __getitem__(self, name: str) -> R:
-        try:
-            return self._regions[name]
-        except KeyError:
-            pass
+        regions = self._regions
+        if regions is None:
+            regions = self._regions = {}
+        elif name in regions:
+            return regions[name]
         raw = self._raw[name]
         try:
             region = self._decode(raw)
@@ -40,7 +42,7 @@ class VideoLayout(Mapping[str, R], Generic[R]):
             raise ResponseDecodeError(
                 f"video_layout region {name!r} did not decode ({type(exc).__name__}: {exc})"
             ) from None
-        self._regions[name] = region
+        regions[name] = region
         return region
 
     def __iter__(self) -> Iterator[str]:
