@@ -25,8 +25,10 @@ class SessionManager:
             raise TypeError(
                 f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
             )
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
-            raise ValueError(f"pool_size must be an int >= 0 (0 = unlimited), got {pool_size!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise TypeError(f"pool_size must be an int, not {type(pool_size).__name__}")
+        if pool_size < 0:
+            raise ValueError(f"pool_size must be >= 0 (0 = unlimited), got {pool_size}")
         self._session = session
         self._borrowed = session is not None
         self._pool_size = pool_size

@@ -52,6 +52,11 @@ def check_limit(value: object) -> int | None:
 
 def check_prefetch(value: object, high: int) -> int:
     """``prefetch``: how many page requests may be in flight ahead of the consumer."""
+    if high == 1 and value != 1 and isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"prefetch must be 1 here, got {value}: each page names the next one, so only "
+            "one page can be fetched ahead"
+        )
     return check_int_range(value, 1, high, "prefetch")
 
 

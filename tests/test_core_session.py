@@ -76,10 +76,15 @@ def test_default_pool_size() -> None:
     assert asyncio.run(run()) == 100
 
 
-@pytest.mark.parametrize("bad", [-1, True, 1.5, "10", None])
-def test_bad_pool_size_is_rejected(bad: object) -> None:
-    with pytest.raises(ValueError, match="pool_size"):
+@pytest.mark.parametrize("bad", [True, 1.5, "10", None])
+def test_pool_size_of_the_wrong_type_is_a_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match="pool_size"):
         SessionManager(pool_size=bad)  # type: ignore[arg-type]
+
+
+def test_negative_pool_size_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="pool_size"):
+        SessionManager(pool_size=-1)
 
 
 def test_session_must_be_an_aiohttp_session() -> None:

@@ -250,3 +250,9 @@ async def test_page_sizes_at_the_limits_are_sent(page_size: int) -> None:
             page = await client.compositions.page(page_size=page_size)
         assert page.items == []
         assert len(m.requests[("GET", URL(url))]) == 1
+
+
+def test_prefetch_error_says_why_twilio_pages_one_at_a_time() -> None:
+    client = TwilioClient("AC" + "a" * 32, "token")
+    with pytest.raises(ValueError, match="each page names the next one"):
+        client.compositions.stream(prefetch=3)
