@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
+import attrs
+from yarl import URL
+
+from ._decode import ModelHooks
 from ._http import HttpRequest, HttpResponse
 from ._paging import Page
 from .errors import APIError
 
-__all__ = ["Dialect"]
+__all__ = ["Dialect", "DialectBase"]
 
 M = TypeVar("M")
 C = TypeVar("C", bound=Hashable, contravariant=True)
@@ -65,3 +69,33 @@ class Dialect(Protocol[M, C]):
     def item_key(self, item: M) -> Hashable:
         """The identity of an item, used to drop a record repeated across a page boundary."""
         ...
+
+
+@attrs.frozen(slots=True)
+class DialectBase:
+    """What every dialect shares: its URLs, built once per client, and its decoding hooks."""
+
+    #: The collection's path segment under the API root.
+    collection: ClassVar[str]
+    #: The provider's converter hooks, generated when the first client is built.
+    hooks: ClassVar[ModelHooks]
+
+    base_url: URL
+    collection_url: URL = attrs.field(init=False)
+    _item_prefix: str = attrs.field(init=False, repr=False)
+
+    @collection_url.default
+    def _collection_url(self) -> URL:
+        return self.base_url / self.collection
+
+    @_item_prefix.default
+    def _default_item_prefix(self) -> str:
+        return f"{self.collection_url}/"
+
+    def __attrs_post_init__(self) -> None:
+        # Generate the decoding code when a client is built, not inside its first request.
+        self.hooks.warm()
+
+    def _item_url(self, checked_id: str) -> URL:
+        # Built by concatenation: the caller has checked the id holds only safe characters.
+        return URL(self._item_prefix + checked_id, encoded=True)

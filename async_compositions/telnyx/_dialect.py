@@ -13,6 +13,7 @@ import attrs
 from yarl import URL
 
 from .._decode import ModelHooks, load_json, structure_model
+from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import check_choice, check_int_range, check_str_list, check_url
@@ -152,35 +153,21 @@ class ListQuery:
 
 
 @attrs.frozen(slots=True)
-class TelnyxDialect:
+class TelnyxDialect(DialectBase):
     """Requests and responses of ``https://api.telnyx.com/v2/room_compositions``."""
 
-    base_url: URL
+    collection = "room_compositions"
+    hooks = _hooks
+
     request_id_header: str = "x-request-id"
     max_page_size: int = 250
     default_page_size: int = 20
     # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
     max_prefetch: int = 8
-    #: ``{base}/room_compositions``, built once per client rather than per request.
-    collection_url: URL = attrs.field(init=False)
-    _item_prefix: str = attrs.field(init=False, repr=False)
-
-    @collection_url.default
-    def _collection_url(self) -> URL:
-        return self.base_url / "room_compositions"
-
-    @_item_prefix.default
-    def _default_item_prefix(self) -> str:
-        return f"{self.collection_url}/"
-
-    def __attrs_post_init__(self) -> None:
-        # Generate the decoding code when a client is built, not inside its first request.
-        _hooks.warm()
 
     def item_url(self, id: str) -> URL:
         """``{base}/room_compositions/{id}`` after checking the id is a UUID."""
-        # Built by concatenation: the id was just checked to hold only safe characters.
-        return URL(self._item_prefix + check_uuid(id, "room composition id"), encoded=True)
+        return self._item_url(check_uuid(id, "room composition id"))
 
     # -- requests -----------------------------------------------------------------------
 

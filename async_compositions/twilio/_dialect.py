@@ -13,6 +13,7 @@ import attrs
 from yarl import URL
 
 from .._decode import ModelHooks, load_json, structure_model
+from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import (
@@ -89,34 +90,20 @@ def encode_video_layout(layout: object) -> str:
 
 
 @attrs.frozen(slots=True)
-class TwilioDialect:
+class TwilioDialect(DialectBase):
     """Requests and responses of ``https://video.twilio.com/v1/Compositions``."""
 
-    base_url: URL
+    collection = "Compositions"
+    hooks = _hooks
+
     request_id_header: str = "Twilio-Request-Id"
     max_page_size: int = 100
     default_page_size: int = 50
     max_prefetch: int = 1
-    #: ``{base}/Compositions``, built once per client rather than per request.
-    collection_url: URL = attrs.field(init=False)
-    _item_prefix: str = attrs.field(init=False, repr=False)
-
-    @collection_url.default
-    def _collection_url(self) -> URL:
-        return self.base_url / "Compositions"
-
-    @_item_prefix.default
-    def _default_item_prefix(self) -> str:
-        return f"{self.collection_url}/"
-
-    def __attrs_post_init__(self) -> None:
-        # Generate the decoding code when a client is built, not inside its first request.
-        _hooks.warm()
 
     def item_url(self, sid: str) -> URL:
         """``{base}/Compositions/{sid}`` after checking the SID."""
-        # Built by concatenation: the id was just checked to hold only safe characters.
-        return URL(self._item_prefix + check_sid(sid, "CJ", "composition sid"), encoded=True)
+        return self._item_url(check_sid(sid, "CJ", "composition sid"))
 
     # -- requests -----------------------------------------------------------------------
 
