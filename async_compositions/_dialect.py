@@ -58,8 +58,12 @@ class Dialect(Protocol[M, C]):
         """Decode a single-composition response."""
         ...
 
-    def parse_page(self, response: HttpResponse, cursor: C) -> Page[M]:
-        """Decode a list response into a Page whose ``following`` holds later cursors."""
+    def parse_page(self, response: HttpResponse, cursor: C, *, decode: bool = True) -> Page[M]:
+        """Decode a list response into a Page whose ``following`` holds later cursors.
+
+        ``decode=False`` leaves the items as JSON objects with ``Page.decoder`` to convert
+        each one later.
+        """
         ...
 
     def parse_error(self, response: HttpResponse) -> APIError:

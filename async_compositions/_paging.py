@@ -37,6 +37,8 @@ class Page(Generic[T]):
     fetcher: Callable[[Any], Awaitable[Page[T]]] | None = attrs.field(
         default=None, repr=False, eq=False
     )
+    # Set on pages fetched for a stream: ``items`` are JSON objects, decoded one by one.
+    decoder: Callable[[Any], T] | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def next_page_number(self) -> int | None:
@@ -124,7 +126,9 @@ async def stream_items(
             # A record shifted across a page boundary by an insert or delete between two
             # requests would otherwise appear twice.
             keys: set[Hashable] = set()
-            for item in page.items:
+            decoder = page.decoder
+            for raw in page.items:
+                item = raw if decoder is None else decoder(raw)
                 k = key(item)
                 if k in keys or k in previous_keys:
                     continue

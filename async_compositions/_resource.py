@@ -129,6 +129,13 @@ class ResourceCore(Generic[M, C]):
         page = self._dialect.parse_page(response, cursor)
         return attrs.evolve(page, fetcher=functools.partial(self._fetch_page, query, timeout))
 
+    async def _fetch_page_undecoded(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
+        # Items stay JSON until the consumer reaches them, keeping decoding off the path
+        # of the request that prefetches the next page.
+        request = self._dialect.page_request(query, cursor)
+        response = await self._transport.send(request, timeout=timeout)
+        return self._dialect.parse_page(response, cursor, decode=False)
+
     async def _page(self, query: Any, cursor: C, timeout: TimeoutArg) -> Page[M]:
         return await self._fetch_page(query, self._timeout(timeout), cursor)
 
@@ -157,7 +164,7 @@ class ResourceCore(Generic[M, C]):
     ) -> AsyncGenerator[M, None]:
         depth = check_prefetch(prefetch, self._dialect.max_prefetch)
         return stream_items(
-            functools.partial(self._fetch_page, query, self._timeout(timeout)),
+            functools.partial(self._fetch_page_undecoded, query, self._timeout(timeout)),
             first,
             limit=limit,
             page_size=plan_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -301,8 +302,15 @@ class TelnyxDialect(DialectBase):
             request_id_header=self.request_id_header,
         )
 
-    def parse_page(self, response: HttpResponse, cursor: int) -> Page[RoomComposition]:
-        """Decode ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``."""
+    def parse_page(
+        self, response: HttpResponse, cursor: int, *, decode: bool = True
+    ) -> Page[RoomComposition]:
+        """Decode ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``.
+
+        With ``decode=False`` the items stay JSON objects and ``Page.decoder`` turns each
+        into a model: a stream decodes an item when its consumer reaches it, so decoding
+        is not on the path of the request that prefetches the next page.
+        """
         data = load_json(response)
         if not isinstance(data, dict):
             raise self._decode_error("list response is not a JSON object", response)
@@ -319,10 +327,12 @@ class TelnyxDialect(DialectBase):
         page_number = _meta_int(meta, "page_number")
         if page_number is None:
             page_number = cursor
-        # Replace each record in place, so its dict is freed as soon as its model exists:
-        # a page never holds all of its dicts and all of its models at once.
-        for index, record in enumerate(records):
-            records[index] = self._structure(record, response)
+        decoder = functools.partial(self._structure, response=response)
+        if decode:
+            # Replace each record in place, so its dict is freed as soon as its model
+            # exists: a page never holds all of its dicts and all of its models at once.
+            for index, record in enumerate(records):
+                records[index] = decoder(record)
         items = records
         has_next = page_number < total_pages
         following: tuple[int, ...] = ()
@@ -338,6 +348,7 @@ class TelnyxDialect(DialectBase):
             total_pages=total_pages,
             total_results=_meta_int(meta, "total_results"),
             following=following,
+            decoder=None if decode else decoder,
         )
 
     def parse_error(self, response: HttpResponse) -> APIError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -261,8 +262,15 @@ class TwilioDialect(DialectBase):
             request_id_header=self.request_id_header,
         )
 
-    def parse_page(self, response: HttpResponse, cursor: URL) -> Page[Composition]:
-        """Decode ``{"compositions": [...], "meta": {...}}``."""
+    def parse_page(
+        self, response: HttpResponse, cursor: URL, *, decode: bool = True
+    ) -> Page[Composition]:
+        """Decode ``{"compositions": [...], "meta": {...}}``.
+
+        With ``decode=False`` the items stay JSON objects and ``Page.decoder`` turns each
+        into a model: a stream decodes an item when its consumer reaches it, so decoding
+        is not on the path of the request that prefetches the next page.
+        """
         data = load_json(response)
         meta = data.get("meta") if isinstance(data, dict) else None
         if not isinstance(meta, dict):
@@ -275,10 +283,12 @@ class TwilioDialect(DialectBase):
             raise ResponseDecodeError(
                 f"list response has no {key!r} array", status=response.status, body=response.text
             )
-        # Replace each record in place, so its dict is freed as soon as its model exists:
-        # a page never holds all of its dicts and all of its models at once.
-        for index, record in enumerate(records):
-            records[index] = self._structure(record, response)
+        decoder = functools.partial(self._structure, response=response)
+        if decode:
+            # Replace each record in place, so its dict is freed as soon as its model
+            # exists: a page never holds all of its dicts and all of its models at once.
+            for index, record in enumerate(records):
+                records[index] = decoder(record)
         items = records
         next_url = meta.get("next_page_url")
         if next_url is not None and not isinstance(next_url, str):
@@ -297,6 +307,7 @@ class TwilioDialect(DialectBase):
             page_number=page_no if isinstance(page_no, int) else None,
             page_size=page_size if isinstance(page_size, int) else None,
             following=following,
+            decoder=None if decode else decoder,
         )
 
     def parse_error(self, response: HttpResponse) -> APIError:
