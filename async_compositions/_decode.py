@@ -89,13 +89,12 @@ def structure_model(
     request_id_header: str,
 ) -> T:
     """Run a model's structuring hook; any failure becomes a ResponseDecodeError."""
-    request_id = response.headers.get(request_id_header)
-    if not isinstance(data, dict):
+    if data.__class__ is not dict:
         raise ResponseDecodeError(
             f"expected a {what} object",
             status=response.status,
             body=response.text,
-            request_id=request_id,
+            request_id=response.headers.get(request_id_header),
         )
     try:
         return hook(data, cls)  # type: ignore[no-any-return]
@@ -104,7 +103,7 @@ def structure_model(
             f"{what} did not decode ({type(exc).__name__}: {exc})",
             status=response.status,
             body=response.text,
-            request_id=request_id,
+            request_id=response.headers.get(request_id_header),
         ) from None
 
 
@@ -135,8 +134,22 @@ def _parse_url(value: Any, _: object = None) -> URL:
     raise TypeError(f"expected a URL string, got {type(value).__name__}")
 
 
+_STATUSES: dict[Any, CompositionStatus] = {s.value: s for s in CompositionStatus}
+
+
 def _parse_status(value: Any, _: object = None) -> CompositionStatus:
-    return CompositionStatus(value)
+    # A dict lookup for the known values; the enum call (and its fallback) for the rest.
+    return _STATUSES.get(value) or CompositionStatus(value)
+
+
+def _structure_str_dict(value: Any, _: object = None) -> dict[str, str]:
+    """``dict[str, str]`` (Twilio's links): a JSON object of strings is kept as it is."""
+    if value.__class__ is not dict:
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    for item in value.values():
+        if item.__class__ is not str:
+            return {str(k): _structure_str(v) for k, v in value.items()}
+    return value
 
 
 def _parse_float(value: Any, _: object = None) -> float:
@@ -320,6 +333,7 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook_func(lambda t: t == list[str], _plain_list_hook(str))
     conv.register_structure_hook_func(lambda t: t == list[int], _plain_list_hook(int))
+    conv.register_structure_hook_func(lambda t: t == dict[str, str], _structure_str_dict)
     conv.register_structure_hook(datetime, parse_datetime)
     conv.register_structure_hook(date, _parse_date)
     conv.register_structure_hook(URL, _parse_url)

@@ -21,11 +21,14 @@ __all__ = [
 ]
 
 
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
 def check_sid(value: object, prefix: str, what: str) -> str:
     """A Twilio-style SID: two-letter prefix and 32 hex digits; anything else raises."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    if not re.fullmatch(rf"{prefix}[0-9a-fA-F]{{32}}", value):
+    if not (value.startswith(prefix) and _HEX32.fullmatch(value, len(prefix))):
         raise ValueError(f"{what} must be {prefix!r} followed by 32 hex digits, got {value!r}")
     return value
 
