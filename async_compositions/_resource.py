@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from pathlib import Path, PurePosixPath
 from typing import Any, Generic, TypeVar
@@ -182,7 +183,12 @@ DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.
 
 
 def _into_directory(dest: Any, default_name: str) -> Any:
-    """A destination directory gets the provider's file name (a stat call, not worth a thread)."""
+    """A destination directory gets the provider's file name (a stat call, not worth a thread).
+
+    A str ending in a separator always means a directory, which must exist.
+    """
+    if isinstance(dest, str) and dest.endswith(("/", os.sep)) and not Path(dest).is_dir():
+        raise FileNotFoundError(f"download directory does not exist: {dest}")
     if isinstance(dest, str | Path) and Path(dest).is_dir():
         return Path(dest) / default_name
     return dest

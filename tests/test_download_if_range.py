@@ -92,3 +92,13 @@ async def test_resume_sends_if_range_and_restarts_when_the_file_changed(
     assert (tmp_path / "out.mp4").read_bytes() == expected
     assert result.size == len(expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # noqa: ASYNC240
+
+
+async def test_a_directory_destination_must_exist(tmp_path: Path) -> None:
+    from async_compositions._resource import _into_directory
+
+    assert _into_directory(str(tmp_path) + "/", "CJ1.mp4") == tmp_path / "CJ1.mp4"
+    assert _into_directory(tmp_path, "CJ1.mp4") == tmp_path / "CJ1.mp4"
+    assert _into_directory(str(tmp_path / "out.mp4"), "CJ1.mp4") == str(tmp_path / "out.mp4")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _into_directory(str(tmp_path / "missing") + "/", "CJ1.mp4")
