@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 from yarl import URL
 
-from ._http import HttpResponse
+from ._dialect import DialectBase
 from ._session import SessionManager
 from ._timeouts import TimeoutArg, to_client_timeout
 from ._transport import Transport
 from ._version import __version__
-from .errors import APIError
 from .retry import RetryPolicy
 
 __all__ = ["ClientBase", "resolve_base_url", "user_agent"]
@@ -53,24 +52,21 @@ class ClientBase:
     def __init__(
         self,
         *,
-        base_url: URL,
+        dialect: DialectBase[Any],
         headers: Mapping[str, str],
-        parse_error: Callable[[HttpResponse], APIError],
-        request_id_header: str,
         session: aiohttp.ClientSession | None,
         timeout: TimeoutArg,
         retry: RetryPolicy | None,
         pool_size: int,
     ) -> None:
-        self.base_url = base_url
+        self.base_url = dialect.base_url
         self._sessions = SessionManager(session=session, pool_size=pool_size)
         self._transport = Transport(
             sessions=self._sessions,
             headers={"User-Agent": user_agent(), "Accept": "application/json", **headers},
             timeout=to_client_timeout(timeout),
             retry=_retry_policy(retry),
-            parse_error=parse_error,
-            request_id_header=request_id_header,
+            parse_error=dialect.parse_error,
         )
 
     def _identity(self) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any, ClassVar, Protocol, TypeVar
+import functools
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import attrs
 from yarl import URL
 
-from ._decode import ModelHooks
+from ._decode import ModelHooks, structure_model
 from ._http import HttpRequest, HttpResponse
 from ._paging import Page
-from .errors import APIError
+from .errors import APIError, ResponseDecodeError
 
 __all__ = ["Dialect", "DialectBase"]
 
@@ -76,13 +77,18 @@ class Dialect(Protocol[M, C]):
 
 
 @attrs.frozen(slots=True)
-class DialectBase:
+class DialectBase(Generic[M]):
     """What every dialect shares: its URLs, built once per client, and its decoding hooks."""
 
     #: The collection's path segment under the API root.
     collection: ClassVar[str]
     #: The provider's converter hooks, generated when the first client is built.
     hooks: ClassVar[ModelHooks]
+    #: The model one item decodes to, and its name in error messages.
+    model: ClassVar[type]
+    what: ClassVar[str]
+    #: Response header carrying the provider's request id.
+    request_id_header: ClassVar[str]
 
     base_url: URL
     collection_url: URL = attrs.field(init=False)
@@ -103,3 +109,38 @@ class DialectBase:
     def _item_url(self, checked_id: str) -> URL:
         # Built by concatenation: the caller has checked the id holds only safe characters.
         return URL(self._item_prefix + checked_id, encoded=True)
+
+    def parse_error(self, response: HttpResponse) -> APIError:
+        """Turn an error response into the matching APIError subclass."""
+        raise NotImplementedError
+
+    def _decode_error(self, message: str, response: HttpResponse) -> ResponseDecodeError:
+        return ResponseDecodeError(
+            message,
+            status=response.status,
+            body=response.text,
+            request_id=response.headers.get(self.request_id_header),
+        )
+
+    def _structure(self, record: Any, response: HttpResponse) -> M:
+        model: M = structure_model(
+            self.hooks.structure,
+            self.model,
+            record,
+            response,
+            what=self.what,
+            request_id_header=self.request_id_header,
+        )
+        return model
+
+    def _page_items(
+        self, records: list[Any], response: HttpResponse, decode: bool
+    ) -> tuple[list[Any], Callable[[Any], M]]:
+        """A page's items (models, or JSON objects when ``decode`` is False) and their decoder."""
+        decoder = functools.partial(self._structure, response=response)
+        if decode:
+            # Replace each record in place, so its dict is freed as soon as its model
+            # exists: a page never holds all of its dicts and all of its models at once.
+            for index, record in enumerate(records):
+                records[index] = decoder(record)
+        return records, decoder

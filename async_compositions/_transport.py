@@ -22,7 +22,7 @@ ErrorParser = Callable[[HttpResponse], APIError]
 class Transport:
     """Sends requests for one client: fixed headers, one retry policy, one error parser."""
 
-    __slots__ = ("_headers", "_parse_error", "_request_id_header", "retry", "sessions", "timeout")
+    __slots__ = ("_headers", "_parse_error", "retry", "sessions", "timeout")
 
     def __init__(
         self,
@@ -32,14 +32,12 @@ class Transport:
         timeout: aiohttp.ClientTimeout,
         retry: RetryPolicy,
         parse_error: ErrorParser,
-        request_id_header: str,
     ) -> None:
         self.sessions = sessions
         self._headers = CIMultiDict(headers)
         self.timeout = timeout
         self.retry = retry
         self._parse_error = parse_error
-        self._request_id_header = request_id_header
 
     async def send(
         self, request: HttpRequest, *, timeout: aiohttp.ClientTimeout | None = None

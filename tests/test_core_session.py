@@ -355,7 +355,6 @@ async def make_transport() -> AsyncIterator[Callable[..., Transport]]:
             timeout=timeout or aiohttp.ClientTimeout(total=10),
             retry=retry or RetryPolicy(jitter=_no_jitter),
             parse_error=parse_error or ErrorHook(),
-            request_id_header="X-Request-Id",
         )
 
     yield make

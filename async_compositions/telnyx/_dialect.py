@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import urllib.parse
@@ -13,12 +12,12 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from .._decode import ModelHooks, load_json, structure_model
+from .._decode import ModelHooks, load_json
 from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
 from .._validate import check_choice, check_int_range, check_str_list, check_url
-from ..errors import APIError, ResponseDecodeError, error_class_for_status
+from ..errors import APIError, error_class_for_status
 from ..status import CompositionStatus
 from .models import RoomComposition, VideoRegion
 
@@ -154,13 +153,16 @@ class ListQuery:
 
 
 @attrs.frozen(slots=True)
-class TelnyxDialect(DialectBase):
+class TelnyxDialect(DialectBase[RoomComposition]):
     """Requests and responses of ``https://api.telnyx.com/v2/room_compositions``."""
 
     collection = "room_compositions"
     hooks = _hooks
 
-    request_id_header: str = "x-request-id"
+    model = RoomComposition
+    what = "room composition"
+    request_id_header = "x-request-id"
+
     max_page_size: int = 250
     default_page_size: int = 20
     # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
@@ -284,24 +286,6 @@ class TelnyxDialect(DialectBase):
             raise self._decode_error('expected {"data": {...}}', response)
         return self._structure(record, response)
 
-    def _decode_error(self, message: str, response: HttpResponse) -> ResponseDecodeError:
-        return ResponseDecodeError(
-            message,
-            status=response.status,
-            body=response.text,
-            request_id=response.headers.get(self.request_id_header),
-        )
-
-    def _structure(self, record: Any, response: HttpResponse) -> RoomComposition:
-        return structure_model(
-            _hooks.structure,
-            RoomComposition,
-            record,
-            response,
-            what="room composition",
-            request_id_header=self.request_id_header,
-        )
-
     def parse_page(
         self, response: HttpResponse, cursor: int, *, decode: bool = True
     ) -> Page[RoomComposition]:
@@ -327,13 +311,7 @@ class TelnyxDialect(DialectBase):
         page_number = _meta_int(meta, "page_number")
         if page_number is None:
             page_number = cursor
-        decoder = functools.partial(self._structure, response=response)
-        if decode:
-            # Replace each record in place, so its dict is freed as soon as its model
-            # exists: a page never holds all of its dicts and all of its models at once.
-            for index, record in enumerate(records):
-                records[index] = decoder(record)
-        items = records
+        items, decoder = self._page_items(records, response, decode)
         has_next = page_number < total_pages
         following: tuple[int, ...] = ()
         if has_next:

@@ -57,10 +57,8 @@ class TelnyxClient(ClientBase):
         root = resolve_base_url(base_url, "TELNYX_BASE_URL", DEFAULT_BASE_URL)
         dialect = TelnyxDialect(root)
         super().__init__(
-            base_url=root,
+            dialect=dialect,
             headers={"Authorization": f"Bearer {key}"},
-            parse_error=dialect.parse_error,
-            request_id_header=dialect.request_id_header,
             session=session,
             timeout=timeout,
             retry=retry,

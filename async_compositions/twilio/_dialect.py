@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import urllib.parse
@@ -13,7 +12,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from .._decode import ModelHooks, load_json, structure_model
+from .._decode import ModelHooks, load_json
 from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
@@ -26,7 +25,7 @@ from .._validate import (
     check_url,
     utc_z,
 )
-from ..errors import APIError, ResponseDecodeError, error_class_for_status
+from ..errors import APIError, error_class_for_status
 from ..status import CompositionStatus
 from .models import Composition, VideoRegion
 
@@ -91,13 +90,15 @@ def encode_video_layout(layout: object) -> str:
 
 
 @attrs.frozen(slots=True)
-class TwilioDialect(DialectBase):
+class TwilioDialect(DialectBase[Composition]):
     """Requests and responses of ``https://video.twilio.com/v1/Compositions``."""
 
     collection = "Compositions"
     hooks = _hooks
+    model = Composition
+    what = "composition"
+    request_id_header = "Twilio-Request-Id"
 
-    request_id_header: str = "Twilio-Request-Id"
     max_page_size: int = 100
     default_page_size: int = 50
     max_prefetch: int = 1
@@ -181,10 +182,8 @@ class TwilioDialect(DialectBase):
         if not isinstance(target, str) or not target:
             target = response.headers.get("Location")
         if not isinstance(target, str) or not target:
-            raise ResponseDecodeError(
-                "media response has neither redirect_to nor Location",
-                status=response.status,
-                body=response.text,
+            raise self._decode_error(
+                "media response has neither redirect_to nor Location", response
             )
         url = URL(target, encoded=True)
         return url if url.is_absolute() else self.base_url.origin().join(url)
@@ -252,16 +251,6 @@ class TwilioDialect(DialectBase):
         """Decode a composition object."""
         return self._structure(load_json(response), response)
 
-    def _structure(self, data: Any, response: HttpResponse) -> Composition:
-        return structure_model(
-            _hooks.structure,
-            Composition,
-            data,
-            response,
-            what="composition",
-            request_id_header=self.request_id_header,
-        )
-
     def parse_page(
         self, response: HttpResponse, cursor: URL, *, decode: bool = True
     ) -> Page[Composition]:
@@ -274,27 +263,15 @@ class TwilioDialect(DialectBase):
         data = load_json(response)
         meta = data.get("meta") if isinstance(data, dict) else None
         if not isinstance(meta, dict):
-            raise ResponseDecodeError(
-                "list response has no meta object", status=response.status, body=response.text
-            )
+            raise self._decode_error("list response has no meta object", response)
         key = meta.get("key") or "compositions"
         records = data.get(key)
         if not isinstance(records, list):
-            raise ResponseDecodeError(
-                f"list response has no {key!r} array", status=response.status, body=response.text
-            )
-        decoder = functools.partial(self._structure, response=response)
-        if decode:
-            # Replace each record in place, so its dict is freed as soon as its model
-            # exists: a page never holds all of its dicts and all of its models at once.
-            for index, record in enumerate(records):
-                records[index] = decoder(record)
-        items = records
+            raise self._decode_error(f"list response has no {key!r} array", response)
+        items, decoder = self._page_items(records, response, decode)
         next_url = meta.get("next_page_url")
         if next_url is not None and not isinstance(next_url, str):
-            raise ResponseDecodeError(
-                "meta.next_page_url is not a string", status=response.status, body=response.text
-            )
+            raise self._decode_error("meta.next_page_url is not a string", response)
         following: tuple[URL, ...] = ()
         if next_url:
             following = (self._follow(next_url),)

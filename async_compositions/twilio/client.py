@@ -75,10 +75,8 @@ class TwilioClient(ClientBase):
         token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
         dialect = TwilioDialect(root)
         super().__init__(
-            base_url=root,
+            dialect=dialect,
             headers={"Authorization": f"Basic {token}"},
-            parse_error=dialect.parse_error,
-            request_id_header=dialect.request_id_header,
             session=session,
             timeout=timeout,
             retry=retry,
