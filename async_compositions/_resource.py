@@ -124,18 +124,15 @@ class ResourceCore(Generic[M, C]):
             retry=self._transport.retry,
         )
 
-    async def _fetch_page(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
+    async def _fetch_page(
+        self, query: Any, timeout: Any, cursor: C, *, decode: bool = True
+    ) -> Page[M]:
         request = self._dialect.page_request(query, cursor)
         response = await self._transport.send(request, timeout=timeout)
-        page = self._dialect.parse_page(response, cursor)
+        page = self._dialect.parse_page(response, cursor, decode=decode)
+        if not decode:
+            return page  # a stream's page: it never fetches onward by itself
         return attrs.evolve(page, fetcher=functools.partial(self._fetch_page, query, timeout))
-
-    async def _fetch_page_undecoded(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
-        # Items stay JSON until the consumer reaches them, keeping decoding off the path
-        # of the request that prefetches the next page.
-        request = self._dialect.page_request(query, cursor)
-        response = await self._transport.send(request, timeout=timeout)
-        return self._dialect.parse_page(response, cursor, decode=False)
 
     async def _page(self, query: Any, cursor: C, timeout: TimeoutArg) -> Page[M]:
         return await self._fetch_page(query, self._timeout(timeout), cursor)
@@ -165,7 +162,9 @@ class ResourceCore(Generic[M, C]):
     ) -> AsyncGenerator[M, None]:
         depth = check_prefetch(prefetch, self._dialect.max_prefetch)
         return stream_items(
-            functools.partial(self._fetch_page_undecoded, query, self._timeout(timeout)),
+            # Items stay JSON until the consumer reaches them, keeping decoding off the path
+            # of the request that prefetches the next page.
+            functools.partial(self._fetch_page, query, self._timeout(timeout), decode=False),
             first,
             limit=limit,
             page_size=plan_size,
