@@ -18,3 +18,8 @@ def redact_url(url: str) -> str:
     """Return ``url`` with user info and credential-bearing query values masked."""
     url = re.sub(r"(?<=://)[^/@]*@", "***@", url)
     return _SECRET_QUERY.sub(r"\1***", url)
+
+
+def redacted_repr(url: object) -> str:
+    """attrs ``repr=`` for a URL field that may be pre-signed (None shown as None)."""
+    return "None" if url is None else repr(redact_url(str(url)))

@@ -7,16 +7,11 @@ from datetime import datetime
 import attrs
 from yarl import URL
 
-from .._log import redact_url
+from .._log import redacted_repr
 from ..layout import VideoLayout
 from ..status import CompositionStatus
 
 __all__ = ["RoomComposition", "VideoRegion"]
-
-
-def _redacted(url: URL | None) -> str:
-    # download_url may be pre-signed: keep its signature out of reprs and logs.
-    return "None" if url is None else repr(redact_url(str(url)))
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -47,7 +42,7 @@ class RoomComposition:
     resolution: str | None = None
     size_mb: float | None = None
     duration_secs: int | None = None
-    download_url: URL | None = attrs.field(default=None, repr=_redacted)
+    download_url: URL | None = attrs.field(default=None, repr=redacted_repr)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     started_at: datetime | None = None

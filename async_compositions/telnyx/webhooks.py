@@ -24,7 +24,7 @@ import attrs
 from yarl import URL
 
 from .._decode import parse_datetime
-from .._log import redact_url
+from .._log import redacted_repr
 from ..errors import WebhookPayloadError, WebhookVerificationError
 
 __all__ = [
@@ -50,11 +50,6 @@ _KEY_SIZE = 32
 _SIGNATURE_SIZE = 64
 
 
-def _redacted(url: URL | None) -> str:
-    # download_url may be pre-signed: keep its signature out of reprs and logs.
-    return "None" if url is None else repr(redact_url(str(url)))
-
-
 @attrs.frozen(slots=True, kw_only=True)
 class CompositionEvent:
     """A ``video.room.composition.*`` webhook (Telnyx documents ``...completed``)."""
@@ -65,7 +60,7 @@ class CompositionEvent:
     occurred_at: datetime | None = None
     record_type: str | None = None
     composition_id: str
-    download_url: URL | None = attrs.field(default=None, repr=_redacted)
+    download_url: URL | None = attrs.field(default=None, repr=redacted_repr)
     duration_secs: int | None = None
     format: str | None = None
     resolution: str | None = None
