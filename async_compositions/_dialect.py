@@ -137,6 +137,11 @@ class DialectBase(Generic[M]):
         self, records: list[Any], response: HttpResponse, decode: bool
     ) -> tuple[list[Any], Callable[[Any], M]]:
         """A page's items (models, or JSON objects when ``decode`` is False) and their decoder."""
+        if not decode:
+            # A stream decodes these later: keep the response's status and headers for
+            # errors but not its body, which would double what the page holds. An error
+            # then quotes the record that failed.
+            response = attrs.evolve(response, body=b"")
         decoder = functools.partial(self._structure, response=response)
         if decode:
             # Replace each record in place, so its dict is freed as soon as its model

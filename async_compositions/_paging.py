@@ -62,26 +62,33 @@ class Page(Generic[T]):
         return iter(self.items)
 
 
+Fetched = Page[T] | Callable[[], Page[T]]
+
+
 async def stream_items(
-    fetch: Callable[[C], Coroutine[Any, Any, Page[T]]],
+    fetch: Callable[[C], Coroutine[Any, Any, Fetched[T]]],
     first: C,
     *,
     limit: int | None,
     page_size: int,
     prefetch: int,
     key: Callable[[T], Hashable],
-    spawn: Callable[[Coroutine[Any, Any, Page[T]]], asyncio.Task[Page[T]]] = asyncio.ensure_future,
+    spawn: Callable[
+        [Coroutine[Any, Any, Fetched[T]]], asyncio.Task[Fetched[T]]
+    ] = asyncio.ensure_future,
 ) -> AsyncGenerator[T, None]:
     """Yield items page by page while up to ``prefetch`` later pages are already being fetched.
 
-    Items come strictly in page order. No page is requested beyond what ``limit`` needs,
-    assuming full pages. An error fetching a later page is raised only when the caller
-    reaches that page. Leaving early (break, aclose, cancellation) cancels and awaits
-    every page request still in flight.
+    ``fetch`` returns a Page, or a callable that parses one: it is called when the
+    consumer reaches that page, so a prefetched page waits unparsed. Items come strictly
+    in page order. No page is requested beyond what ``limit`` needs, assuming full pages.
+    An error fetching a later page is raised only when the caller reaches that page.
+    Leaving early (break, aclose, cancellation) cancels and awaits every page request
+    still in flight.
     """
     if limit is not None and limit <= 0:
         return
-    inflight: collections.deque[tuple[C, asyncio.Task[Page[T]]]] = collections.deque()
+    inflight: collections.deque[tuple[C, asyncio.Task[Fetched[T]]]] = collections.deque()
     queued: collections.deque[C] = collections.deque()
     known: set[C] = set()
     fetched: set[C] = set()
@@ -98,13 +105,13 @@ async def stream_items(
             return False
         return limit is None or received + len(inflight) * page_size < limit
 
-    current: asyncio.Task[Page[T]] | None = None
+    current: asyncio.Task[Fetched[T]] | None = None
     try:
         schedule(first)
         while inflight:
             cursor, current = inflight.popleft()
             try:
-                page = await current
+                fetched_page = await current
             except asyncio.CancelledError:
                 me = asyncio.current_task()
                 if current.cancelled() and me is not None and not me.cancelling():
@@ -114,6 +121,8 @@ async def stream_items(
                     ) from None
                 raise
             current = None
+            page = fetched_page if isinstance(fetched_page, Page) else fetched_page()
+            del fetched_page
             fetched.add(cursor)
             received += len(page.items)
             if page.has_next:
@@ -127,8 +136,16 @@ async def stream_items(
             # requests would otherwise appear twice.
             keys: set[Hashable] = set()
             decoder = page.decoder
-            for raw in page.items:
-                item = raw if decoder is None else decoder(raw)
+            items: list[Any] = page.items
+            for index, raw in enumerate(items):
+                if decoder is None:
+                    item = raw
+                else:
+                    item = decoder(raw)
+                    # The page's JSON objects belong to this stream: free each one once
+                    # decoded, so a page shrinks as it is consumed.
+                    items[index] = None
+                del raw
                 k = key(item)
                 if k in keys or k in previous_keys:
                     continue
@@ -140,6 +157,8 @@ async def stream_items(
             previous_keys = keys
             if not page.has_next:
                 return
+            # Let go of the consumed page before waiting for the next one.
+            del page, items
     finally:
         pending = [task for _, task in inflight]
         if current is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aioresponses import aioresponses
 
@@ -44,3 +46,27 @@ async def test_page_decodes_every_item_before_returning() -> None:
                 await client.compositions.page(page_size=2)
             page = await client.compositions.page(page_size=2)
     assert all(isinstance(c, Composition) for c in page.items)
+
+
+async def test_a_streamed_decode_error_quotes_the_record_and_keeps_the_request_id() -> None:
+    headers = {"Twilio-Request-Id": "RQ" + "1" * 32}
+    with aioresponses() as mock:
+        mock.get(URL, payload=body(GOOD, BAD), headers=headers)
+        async with TwilioClient("AC" + "a" * 32, "token") as client:
+            with pytest.raises(ResponseDecodeError) as info:
+                async for _ in client.compositions.stream(page_size=2):
+                    pass
+    # The record that failed, not the whole page: the stream keeps no copy of the body.
+    assert json.loads(info.value.body) == BAD
+    assert info.value.status == 200
+    assert info.value.request_id == "RQ" + "1" * 32
+    assert info.value.message.startswith("composition did not decode")
+
+
+async def test_page_decode_errors_still_quote_the_whole_body() -> None:
+    with aioresponses() as mock:
+        mock.get(URL, payload=body(GOOD, BAD))
+        async with TwilioClient("AC" + "a" * 32, "token") as client:
+            with pytest.raises(ResponseDecodeError) as info:
+                await client.compositions.page(page_size=2)
+    assert json.loads(info.value.body) == body(GOOD, BAD)

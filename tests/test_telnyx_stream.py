@@ -77,7 +77,7 @@ def fetch_tasks() -> list[asyncio.Task[Any]]:
     return [
         t
         for t in asyncio.all_tasks()
-        if not t.done() and "_fetch_page" in getattr(t.get_coro(), "__qualname__", "")
+        if not t.done() and "ResourceCore._fetch_body" in getattr(t.get_coro(), "__qualname__", "")
     ]
 
 
