@@ -90,14 +90,16 @@ async def stream_items(
         return
     inflight: collections.deque[tuple[C, asyncio.Task[Fetched[T]]]] = collections.deque()
     queued: collections.deque[C] = collections.deque()
-    known: set[C] = set()
-    fetched: set[C] = set()
+    # Hashes, not cursors: a listing of thousands of pages would otherwise keep every
+    # next-page URL it followed. (A false "repeated cursor" would need a 64-bit collision.)
+    known: set[int] = set()
+    fetched: set[int] = set()
     received = 0
     yielded = 0
     previous_keys: set[Hashable] = set()
 
     def schedule(cursor: C) -> None:
-        known.add(cursor)
+        known.add(hash(cursor))
         inflight.append((cursor, spawn(fetch(cursor))))
 
     def room_for_more() -> bool:
@@ -123,7 +125,7 @@ async def stream_items(
             current = None
             page = fetched_page if isinstance(fetched_page, Page) else fetched_page()
             del fetched_page
-            fetched.add(cursor)
+            fetched.add(hash(cursor))
             received += len(page.items)
             if page.has_next:
                 _learn(page, cursor, fetched, known, queued, prefetch)
@@ -172,8 +174,8 @@ async def stream_items(
 def _learn(
     page: Page[Any],
     cursor: Any,
-    fetched: set[Any],
-    known: set[Any],
+    fetched: set[int],
+    known: set[int],
     queued: collections.deque[Any],
     prefetch: int,
 ) -> None:
@@ -181,13 +183,13 @@ def _learn(
     if not page.following:
         raise ResponseDecodeError("the page says more pages follow but gives no way to fetch them")
     nxt = page.following[0]
-    if nxt in fetched or nxt == cursor:
+    if hash(nxt) in fetched or nxt == cursor:
         raise ResponseDecodeError(
             f"the listing repeated a next-page cursor ({nxt!s}); stopping instead of looping"
         )
     for c in page.following:
         if len(queued) >= prefetch:
             break
-        if c not in known:
-            known.add(c)
+        if hash(c) not in known:
+            known.add(hash(c))
             queued.append(c)

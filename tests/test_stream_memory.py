@@ -12,8 +12,10 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import attrs
+import pytest
 
 from async_compositions._paging import Page, stream_items
+from async_compositions.errors import ResponseDecodeError
 
 
 @attrs.frozen
@@ -115,3 +117,52 @@ async def test_a_consumed_page_is_released_before_the_next_one_arrives() -> None
     records.gates[2].set()
     assert (await pending).key == "2-0"
     await stream.aclose()
+
+
+class Cursor:
+    """A next-page link: hashable by value, weak-referenceable to see who keeps it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __hash__(self) -> int:
+        return hash(("cursor", self.n))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cursor) and other.n == self.n
+
+
+async def test_a_long_listing_does_not_keep_the_cursors_it_followed() -> None:
+    followed: list[weakref.ref[Cursor]] = []
+
+    async def fetch(cursor: Cursor) -> Page[Model]:
+        followed.append(weakref.ref(cursor))
+        more = cursor.n < 50
+        return Page(
+            items=[Model(f"{cursor.n}")],
+            has_next=more,
+            following=(Cursor(cursor.n + 1),) if more else (),
+        )
+
+    keys: list[str] = []
+    async for m in stream_items(fetch, Cursor(1), limit=None, page_size=1, prefetch=1, key=_key):
+        keys.append(m.key)
+        if m.key == "50":  # still running: the cursors followed since the first are gone
+            gc.collect()
+            assert [ref() for ref in followed[1:49]] == [None] * 48
+    assert keys == [str(n) for n in range(1, 51)]
+
+
+async def test_a_repeated_cursor_is_still_caught_by_value() -> None:
+    async def fetch(cursor: Cursor) -> Page[Model]:
+        # Page 3 links back to page 2 with a new but equal cursor object.
+        nxt = Cursor(2) if cursor.n == 3 else Cursor(cursor.n + 1)
+        return Page(items=[Model(f"{cursor.n}")], has_next=True, following=(nxt,))
+
+    seen: list[str] = []
+    with pytest.raises(ResponseDecodeError, match="repeated"):
+        async for m in stream_items(
+            fetch, Cursor(1), limit=None, page_size=1, prefetch=1, key=_key
+        ):
+            seen.append(m.key)
+    assert seen == ["1", "2"]
