@@ -92,14 +92,12 @@ async def stream_items(
     queued: collections.deque[C] = collections.deque()
     # Hashes, not cursors: a listing of thousands of pages would otherwise keep every
     # next-page URL it followed. (A false "repeated cursor" would need a 64-bit collision.)
-    known: set[int] = set()
     fetched: set[int] = set()
     received = 0
     yielded = 0
     previous_keys: set[Hashable] = set()
 
     def schedule(cursor: C) -> None:
-        known.add(hash(cursor))
         inflight.append((cursor, spawn(fetch(cursor))))
 
     def room_for_more() -> bool:
@@ -128,7 +126,7 @@ async def stream_items(
             fetched.add(hash(cursor))
             received += len(page.items)
             if page.has_next:
-                _learn(page, cursor, fetched, known, queued, prefetch)
+                _learn(page, cursor, fetched, inflight, queued, prefetch)
                 while queued and room_for_more():
                     schedule(queued.popleft())
             else:
@@ -145,7 +143,7 @@ async def stream_items(
                 else:
                     item = decoder(raw)
                     # The page's JSON objects belong to this stream: free each one once
-                    # decoded, so a page shrinks as it is consumed.
+                    # decoded (here and in this frame), so a page shrinks as it is consumed.
                     items[index] = None
                 del raw
                 k = key(item)
@@ -175,11 +173,15 @@ def _learn(
     page: Page[Any],
     cursor: Any,
     fetched: set[int],
-    known: set[int],
+    inflight: collections.deque[tuple[Any, Any]],
     queued: collections.deque[Any],
     prefetch: int,
 ) -> None:
-    """Queue the cursors a page announces; a next-page cursor seen before is an error."""
+    """Queue the cursors a page announces; a next-page cursor seen before is an error.
+
+    ``fetched`` holds the hashes of the cursors already fetched; the ones in flight or
+    queued, at most a few, are compared as they are.
+    """
     if not page.following:
         raise ResponseDecodeError("the page says more pages follow but gives no way to fetch them")
     nxt = page.following[0]
@@ -187,9 +189,11 @@ def _learn(
         raise ResponseDecodeError(
             f"the listing repeated a next-page cursor ({nxt!s}); stopping instead of looping"
         )
+    pending = [c for c, _ in inflight]
+    pending.extend(queued)
     for c in page.following:
         if len(queued) >= prefetch:
             break
-        if hash(c) not in known:
-            known.add(hash(c))
+        if hash(c) not in fetched and c not in pending:
+            pending.append(c)
             queued.append(c)
