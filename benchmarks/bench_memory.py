@@ -303,7 +303,7 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the memory benchmark, print its tables and store them."""
     parser = argparse.ArgumentParser(description="Memory benchmark (see benchmarks/README.md).")
-    _stats.add_common_args(parser, rounds=3, quick_rounds=1)
+    _stats.add_common_args(parser, rounds=5, quick_rounds=1)
     args = parser.parse_args(argv)
     rounds, out = _stats.resolve_common_args(args)
     records = QUICK_RECORDS if args.quick else RECORDS
