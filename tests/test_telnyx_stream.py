@@ -280,6 +280,29 @@ async def test_error_on_a_later_page_is_raised_when_reached() -> None:
     assert fetch_tasks() == []
 
 
+async def test_a_malformed_prefetched_page_is_raised_when_reached() -> None:
+    # Page 2 arrives at once but its body is parsed only when the consumer reaches it.
+    async with serve(6) as (server, client):
+        server.inject(
+            200, b'{"data": [{"id": ', headers={"Content-Type": "application/json"}, page=2
+        )
+        sink = Sink()
+        gate = asyncio.Event()
+        task = asyncio.create_task(
+            consume(client.compositions.stream(page_size=2, prefetch=4), sink, gate)
+        )
+        await sink.reach(1)
+        await wait_until(server, lambda: len(server.list_requests()) == 3)
+        assert not task.done()  # the bad page is in memory, unread
+        gate.set()
+        with pytest.raises(ResponseDecodeError, match="not valid JSON") as info:
+            async with asyncio.timeout(GUARD):
+                await task
+    assert ids(sink.items) == [record_id(1), record_id(2)]
+    assert info.value.status == 200
+    assert fetch_tasks() == []
+
+
 # -- prefetch -------------------------------------------------------------------------------
 
 
