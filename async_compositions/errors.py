@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._log import redact_text
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -60,7 +62,8 @@ class ResponseDecodeError(CompositionsError):
         body: str = "",
         request_id: str | None = None,
     ) -> None:
-        excerpt = body[:200]
+        # The excerpt reaches logs and tracebacks: mask pre-signed URL credentials in it.
+        excerpt = redact_text(body[:200])
         suffix = f": {excerpt!r}" if body else ""
         super().__init__(f"{message}{suffix}")
         self.message = message

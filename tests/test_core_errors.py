@@ -195,6 +195,17 @@ def test_response_decode_error_quotes_the_start_of_the_body() -> None:
     assert err.message == "HTTP 200 body is not valid JSON"
 
 
+def test_response_decode_error_masks_presigned_url_credentials_in_its_excerpt() -> None:
+    url = "https://media.example.com/c.mp4?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0ddba11"
+    body = '{"download_url": "' + url + '", "size_mb": "six"}'
+    err = ResponseDecodeError("room composition did not decode", status=200, body=body)
+    for text in (str(err), repr(err)):
+        assert "AKIAEXAMPLE" not in text and "0ddba11" not in text
+        assert "X-Amz-Credential=***&X-Amz-Signature=***" in text
+        assert '"size_mb": "six"' in text  # the rest of the excerpt is intact
+    assert err.body == body  # the attribute keeps what the server sent
+
+
 def test_response_decode_error_without_body_is_just_the_message() -> None:
     assert str(ResponseDecodeError("no next page")) == "no next page"
 
