@@ -197,14 +197,8 @@ def _into_directory(dest: Any, default_name: str) -> Any:
     return dest
 
 
-def _status_of(model: Any) -> CompositionStatus:
+def _status_of(model: Any) -> CompositionStatus | None:
     status = model.status
-    if status is None:
-        # A record without a status yet is still settling: keep polling.
-        return _NO_STATUS
-    if not isinstance(status, CompositionStatus):
+    if status is not None and not isinstance(status, CompositionStatus):
         raise TypeError(f"{type(model).__name__}.status is not a CompositionStatus")
-    return status
-
-
-_NO_STATUS = CompositionStatus("none")
+    return status  # None: a record without a status yet is still settling

@@ -7,6 +7,7 @@ import collections
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
+from ._log import logger
 from .errors import CompositionFailedError, WaitTimeoutError
 from .status import CompositionStatus
 
@@ -57,7 +58,7 @@ def _check_seconds(value: object, what: str) -> float:
 
 async def wait_until_settled(
     fetch: Callable[[], Awaitable[M]],
-    status_of: Callable[[M], CompositionStatus],
+    status_of: Callable[[M], CompositionStatus | None],
     describe: str,
     wake: asyncio.Event,
     *,
@@ -65,12 +66,17 @@ async def wait_until_settled(
     poll_interval: float,
     max_poll_interval: float = 30.0,
 ) -> M:
-    """Fetch until the status is terminal; raise on failure or at the deadline."""
+    """Fetch until the status is terminal; raise on failure or at the deadline.
+
+    A record without a status yet, or with a status this version does not know, is not
+    settled: the second is logged once, as it may mean waiting until the deadline.
+    """
     limit = _check_seconds(timeout, "timeout")
     interval = _check_seconds(poll_interval, "poll_interval")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     last: M | None = None
+    warned = False
     try:
         async with asyncio.timeout_at(deadline):
             while True:
@@ -79,8 +85,16 @@ async def wait_until_settled(
                 status = status_of(last)
                 if status is CompositionStatus.FAILED:
                     raise CompositionFailedError(f"composition {describe} failed", last)
-                if status.is_terminal:
+                if status is not None and status.is_terminal:
                     return last
+                if status is not None and not status.is_known and not warned:
+                    warned = True
+                    logger.warning(
+                        "composition %s has status %r, which this version does not know; "
+                        "wait() keeps polling until it settles or times out",
+                        describe,
+                        status.value,
+                    )
                 try:
                     async with asyncio.timeout(interval):
                         await wake.wait()
@@ -90,7 +104,8 @@ async def wait_until_settled(
     except TimeoutError:
         if loop.time() < deadline:
             raise  # a timeout from inside fetch(), not our deadline
-        state = f" (last status {status_of(last).value})" if last is not None else ""
+        status = None if last is None else status_of(last)
+        state = "" if last is None else f" (last status {status.value if status else None})"
         raise WaitTimeoutError(
             f"composition {describe} not settled after {limit:g}s{state}", last
         ) from None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aioresponses import aioresponses
+from yarl import URL
 
-from async_compositions import CompositionStatus, NotFoundError
+from async_compositions import CompositionStatus, NotFoundError, TelnyxClient, TwilioClient
 from async_compositions.emulator import Emulator
 from async_compositions.errors import CompositionFailedError, WaitTimeoutError
 
@@ -247,3 +250,39 @@ async def test_an_invalid_id_raises_before_any_request(
         with pytest.raises(ValueError):
             await client.compositions.wait(bad_id)
     assert emu.requests == []
+
+
+async def test_an_unknown_status_is_logged_once_and_waited_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sid = "CJ" + "7" * 32
+    url = f"https://video.twilio.com/v1/Compositions/{sid}"
+    with aioresponses() as mock:
+        mock.get(url, payload={"sid": sid, "status": "archived"}, repeat=True)
+        async with TwilioClient("AC" + "a" * 32, "token") as client:
+            with (
+                caplog.at_level(logging.WARNING, logger="async_compositions"),
+                pytest.raises(WaitTimeoutError, match=r"last status archived") as info,
+            ):
+                await client.compositions.wait(sid, timeout=0.3, poll_interval=0.02)
+        polls = len(mock.requests[("GET", URL(url))])
+    assert polls >= 3
+    assert info.value.composition.status.value == "archived"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "'archived'" in warnings[0].getMessage() and sid in warnings[0].getMessage()
+
+
+async def test_a_record_without_a_status_is_waited_on_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    id = "00000000-0000-4000-a000-000000000008"
+    url = f"https://api.telnyx.com/v2/room_compositions/{id}"
+    with aioresponses() as mock:
+        mock.get(url, payload={"data": {"id": id}})  # Telnyx's status is optional
+        mock.get(url, payload={"data": {"id": id, "status": "completed"}})
+        async with TelnyxClient("KEY0123456789") as client:
+            with caplog.at_level(logging.DEBUG, logger="async_compositions"):
+                comp = await client.compositions.wait(id, timeout=5, poll_interval=0.01)
+    assert comp.status is CompositionStatus.COMPLETED
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
