@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Concurrent fetch benchmark (see benchmarks/README.md)."
     )
-    _stats.add_common_args(parser, rounds=9, quick_rounds=1)
+    _stats.add_common_args(parser, rounds=15, quick_rounds=1)
     args = parser.parse_args(argv)
     rounds, out = _stats.resolve_common_args(args)
     n = QUICK_REQUESTS if args.quick else REQUESTS
