@@ -18,7 +18,7 @@ from .errors import ResponseDecodeError
 from .layout import VideoLayout
 from .status import CompositionStatus
 
-__all__ = ["ModelHooks", "load_json", "make_converter", "parse_datetime", "structure_model"]
+__all__ = ["ModelHooks", "load_json", "make_converter", "parse_datetime"]
 
 T = typing.TypeVar("T")
 
@@ -77,41 +77,6 @@ class ModelHooks:
     def unstructure_region(self) -> Callable[[Any], Any]:
         """Layout region to dict."""
         return self._build()[1]
-
-
-def structure_model(
-    hook: Callable[[Any, Any], Any],
-    cls: type[T],
-    data: Any,
-    response: HttpResponse,
-    *,
-    what: str,
-    request_id_header: str,
-) -> T:
-    """Run a model's structuring hook; any failure becomes a ResponseDecodeError.
-
-    The error quotes the response body, or the record itself when the body was dropped.
-    """
-    if data.__class__ is not dict:
-        message = f"expected a {what} object"
-    else:
-        try:
-            return hook(data, cls)  # type: ignore[no-any-return]
-        except (
-            cattrs.BaseValidationError,
-            AttributeError,
-            KeyError,
-            TypeError,
-            ValueError,
-        ) as exc:
-            message = f"{what} did not decode ({type(exc).__name__}: {exc})"
-    quoted = response.text if response.body else json.dumps(data, default=str)
-    raise ResponseDecodeError(
-        message,
-        status=response.status,
-        body=quoted,
-        request_id=response.headers.get(request_id_header),
-    )
 
 
 def parse_datetime(value: Any, _: object = None) -> datetime:
@@ -250,9 +215,7 @@ def _fast_attrs_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any
         for i, field in enumerate(attrs.fields(cls)):
             name, hint = field.name, hints[field.name]
             optional = is_optional(hint)
-            inner = (
-                next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-            )
+            inner = _inner(hint) if optional else hint
             namespace[f"__h{i}"] = conv.get_structure_hook(inner)
             namespace[f"__t{i}"] = inner
             convert = f"__h{i}(__v, __t{i})"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import attrs
+import cattrs
 from yarl import URL
 
-from ._decode import ModelHooks, structure_model
+from ._decode import ModelHooks
 from ._http import HttpRequest, HttpResponse
 from ._paging import Page
 from .errors import APIError, ResponseDecodeError
@@ -76,6 +78,10 @@ class Dialect(Protocol[M, C]):
         ...
 
 
+# What a structuring hook raises on a record of the wrong shape.
+_DECODE_FAILURES = (cattrs.BaseValidationError, AttributeError, KeyError, TypeError, ValueError)
+
+
 @attrs.frozen(slots=True)
 class DialectBase(Generic[M]):
     """What every dialect shares: its URLs, built once per client, and its decoding hooks."""
@@ -114,24 +120,29 @@ class DialectBase(Generic[M]):
         """Turn an error response into the matching APIError subclass."""
         raise NotImplementedError
 
-    def _decode_error(self, message: str, response: HttpResponse) -> ResponseDecodeError:
+    def _decode_error(
+        self, message: str, response: HttpResponse, quote: str | None = None
+    ) -> ResponseDecodeError:
+        """The error for an undecodable response, quoting ``quote`` or else the body."""
         return ResponseDecodeError(
             message,
             status=response.status,
-            body=response.text,
+            body=response.text if quote is None else quote,
             request_id=response.headers.get(self.request_id_header),
         )
 
     def _structure(self, record: Any, response: HttpResponse) -> M:
-        model: M = structure_model(
-            self.hooks.structure,
-            self.model,
-            record,
-            response,
-            what=self.what,
-            request_id_header=self.request_id_header,
-        )
-        return model
+        """Decode one record; any failure becomes a ResponseDecodeError."""
+        if record.__class__ is not dict:
+            message = f"expected a {self.what} object"
+        else:
+            try:
+                return self.hooks.structure(record, self.model)  # type: ignore[no-any-return]
+            except _DECODE_FAILURES as exc:
+                message = f"{self.what} did not decode ({type(exc).__name__}: {exc})"
+        # A stream's page keeps no copy of its body: quote the record that failed instead.
+        quote = None if response.body else json.dumps(record, default=str)
+        raise self._decode_error(message, response, quote)
 
     def _page_items(
         self, records: list[Any], response: HttpResponse, decode: bool
