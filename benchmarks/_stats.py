@@ -217,6 +217,25 @@ def write_results(section: str, data: Mapping[str, Any], path: Path = RESULTS) -
     return path
 
 
+def save_results(
+    section: str,
+    result: Mapping[str, Any],
+    out: Path,
+    *,
+    rounds: int,
+    before: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """Store a benchmark's figures with the machine they ran on, and say where."""
+    machine = machine_info()
+    machine["load_average_before"] = before["load_average_1_5_15"]
+    data: dict[str, Any] = {"rounds": rounds, "machine": machine}
+    if config is not None:
+        data["config"] = config
+    path = write_results(section, {**data, **result}, out)
+    print(f"figures written to {path}")
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain-text table: first column left-aligned, the others right-aligned."""
     cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]

@@ -349,13 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average before: {before['load_average_1_5_15']})"
     )
     if out is not None:
-        machine = _stats.machine_info()
-        machine["load_average_before"] = before["load_average_1_5_15"]
         config = {"pages": PAGES, "page_size": PAGE_SIZE, "records_per_pass": RECORDS}
-        path = _stats.write_results(
-            "decode", {"rounds": rounds, "machine": machine, "config": config, **result}, out
-        )
-        print(f"figures written to {path}")
+        _stats.save_results("decode", result, out, rounds=rounds, before=before, config=config)
     return 0
 
 

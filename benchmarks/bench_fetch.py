@@ -375,13 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report(result))
     print(f"\n({elapsed:.0f} s; load average before: {before['load_average_1_5_15']})")
     if out is not None:
-        machine = _stats.machine_info()
-        machine["load_average_before"] = before["load_average_1_5_15"]
         config = {"requests": n, "concurrency": CONCURRENCY, "latency_s": 0.0}
-        path = _stats.write_results(
-            "fetch", {"rounds": rounds, "machine": machine, "config": config, **result}, out
-        )
-        print(f"figures written to {path}")
+        _stats.save_results("fetch", result, out, rounds=rounds, before=before, config=config)
     return 0
 
 

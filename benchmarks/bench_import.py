@@ -205,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average before: {before['load_average_1_5_15']})"
     )
     if out is not None:
-        machine = _stats.machine_info()
-        machine["load_average_before"] = before["load_average_1_5_15"]
-        path = _stats.write_results("import", {"rounds": rounds, "machine": machine, **result}, out)
-        print(f"figures written to {path}")
+        _stats.save_results("import", result, out, rounds=rounds, before=before)
     return 0
 
 

@@ -316,13 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report(result))
     print(f"\n({elapsed:.0f} s; load average before: {before['load_average_1_5_15']})")
     if out is not None:
-        machine = _stats.machine_info()
-        machine["load_average_before"] = before["load_average_1_5_15"]
         config = {"records": records, "page_size": PAGE_SIZE, "parallel_processes": PARALLEL}
-        path = _stats.write_results(
-            "memory", {"rounds": rounds, "machine": machine, "config": config, **result}, out
-        )
-        print(f"figures written to {path}")
+        _stats.save_results("memory", result, out, rounds=rounds, before=before, config=config)
     return 0
 
 

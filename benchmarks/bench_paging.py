@@ -533,14 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(result))
     print(f"\n({elapsed:.0f} s; load average before: {before['load_average_1_5_15']})")
     if out is not None:
-        machine = _stats.machine_info()
-        machine["load_average_before"] = before["load_average_1_5_15"]
-        path = _stats.write_results(
-            "paging",
-            {"rounds": rounds, "machine": machine, "config": config(wls), **result},
-            out,
-        )
-        print(f"figures written to {path}")
+        _stats.save_results("paging", result, out, rounds=rounds, before=before, config=config(wls))
     return 0
 
 
