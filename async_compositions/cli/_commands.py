@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -33,34 +32,16 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def make_client(args: argparse.Namespace, provider: str) -> TwilioClient | TelnyxClient:
-    """A client from the environment's credentials; UsageError (never echoing them) if absent."""
-    env = os.environ
+    """A client with the library's own credential lookup; UsageError (never echoing them)."""
     timeout: TimeoutArg = NOT_GIVEN if args.timeout is None else args.timeout
     base_url = args.base_url or None
     retry = RetryPolicy() if args.retries is None else RetryPolicy(max_attempts=args.retries + 1)
-    if provider == "telnyx":
-        key = env.get("TELNYX_API_KEY")
-        if not key:
-            raise UsageError("no Telnyx credentials: set TELNYX_API_KEY")
-        return TelnyxClient(key, base_url=base_url, timeout=timeout, retry=retry)
-    sid = env.get("TWILIO_ACCOUNT_SID") or None
-    api_key, api_secret = env.get("TWILIO_API_KEY"), env.get("TWILIO_API_SECRET")
-    if api_key and api_secret:
-        return TwilioClient(
-            sid,
-            api_key=api_key,
-            api_secret=api_secret,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-        )
-    token = env.get("TWILIO_AUTH_TOKEN")
-    if sid and token:
-        return TwilioClient(sid, token, base_url=base_url, timeout=timeout, retry=retry)
-    raise UsageError(
-        "no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-        "(or TWILIO_API_KEY and TWILIO_API_SECRET)"
-    )
+    client_class = TelnyxClient if provider == "telnyx" else TwilioClient
+    try:
+        return client_class(base_url=base_url, timeout=timeout, retry=retry)
+    except ValueError as exc:
+        # Missing or malformed credentials, or a bad base URL: nothing has been sent.
+        raise UsageError(str(exc)) from None
 
 
 async def run(args: argparse.Namespace, provider: str, job: Job, output: Output) -> int:
