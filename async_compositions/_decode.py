@@ -90,7 +90,11 @@ def parse_datetime(value: Any, _: object = None) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     if parsed.utcoffset():
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # 9999-12-31T23:59:59-05:00 is a valid timestamp with no UTC datetime.
+            raise ValueError(f"timestamp {value!r} is outside the datetime range in UTC") from None
     return parsed if parsed.tzinfo is UTC else parsed.replace(tzinfo=UTC)
 
 
@@ -115,12 +119,12 @@ def _parse_status(value: Any, _: object = None) -> CompositionStatus:
 
 
 def _structure_str_dict(value: Any, _: object = None) -> dict[str, str]:
-    """``dict[str, str]`` (Twilio's links): a JSON object of strings is kept as it is."""
+    """``dict[str, str]`` (Twilio's links): a JSON object of strings, kept as it is."""
     if value.__class__ is not dict:
         raise TypeError(f"expected an object, got {type(value).__name__}")
-    for item in value.values():
+    for key, item in value.items():
         if item.__class__ is not str:
-            return {str(k): _structure_str(v) for k, v in value.items()}
+            raise TypeError(f"expected a string for {key!r}, got {_json_type(item)}")
     return value
 
 
@@ -151,8 +155,27 @@ def _parse_bool(value: Any, _: object = None) -> bool:
     raise TypeError(f"expected a boolean, got {type(value).__name__}")
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def _structure_str(value: Any, _: object = None) -> str:
-    return value if value.__class__ is str else str(value)
+    # A number may stand for text (an id sent as 64); null, booleans, objects and arrays
+    # never do: str() would invent "None", "False" or a Python repr.
+    if value.__class__ is str:
+        return value
+    if value.__class__ in (int, float):
+        return str(value)
+    raise TypeError(f"expected a string, got {_json_type(value)}")
 
 
 def _plain_list_hook(kind: type) -> Callable[[Any, Any], list[Any]]:
@@ -198,18 +221,28 @@ def _optional_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[
 _PLAIN: dict[type, Callable[[Any], Any]] = {str: _structure_str, int: _parse_int}
 
 
-def _fast_attrs_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+def _fast_attrs_factory(
+    conv: cattrs.Converter, forbid_extra_keys: bool
+) -> Callable[[Any], Callable[[Any, Any], Any]]:
     """Generate one structuring function per attrs model, compiled once.
 
     Unlike cattrs' generated code, a value that already has the field's plain JSON type
     (str, int, float, bool) is passed through inline instead of through a hook call, and
-    ``null`` on a field with a default takes the default. Other values go through the
-    converter's hooks, so types are still checked and converted.
+    ``null`` on a field with a default takes the default; ``null`` or a missing key on a
+    required field raises. Other values go through the converter's hooks, so types are
+    still checked and converted. ``forbid_extra_keys`` adds one check of the record's keys
+    in front of the same code.
     """
 
     def factory(cls: Any) -> Callable[[Any, Any], Any]:
         hints = typing.get_type_hints(cls)
-        namespace: dict[str, Any] = {"__cl": cls, "__missing": _missing_field}
+        namespace: dict[str, Any] = {
+            "__cl": cls,
+            "__missing": _missing_field,
+            "__null": _null_field,
+            "__extra": _extra_keys,
+            "__known": frozenset(f.name for f in attrs.fields(cls)),
+        }
         args: list[str] = []
         direct = _plain_slots(cls)
         for i, field in enumerate(attrs.fields(cls)):
@@ -231,7 +264,11 @@ def _fast_attrs_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any
                         f"(None if {got} is None else {absent} if __v is __missing else {convert})"
                     )
                 else:
-                    expr = f"({absent} if {got} is __missing else {convert})"
+                    null = f"__null(__cl, {name!r})"
+                    expr = (
+                        f"({absent} if {got} is __missing else {null} if __v is None "
+                        f"else {convert})"
+                    )
             elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 namespace[f"__d{i}"] = default.factory
                 expr = f"(__d{i}() if (__v := o.get({name!r})) is None else {convert})"
@@ -243,11 +280,14 @@ def _fast_attrs_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any
                 args.append(f"    __s{i}(self, {expr})")
             else:
                 args.append(f"        {field.alias}={expr},")
+        check = []
+        if forbid_extra_keys:
+            check.append("    if o.keys() - __known: __extra(__cl, o, __known)")
         if direct:
-            lines = ["    self = __new(__cl)", *args, "    return self"]
+            lines = [*check, "    self = __new(__cl)", *args, "    return self"]
             namespace["__new"] = object.__new__
         else:
-            lines = ["    return __cl(", *args, "    )"]
+            lines = [*check, "    return __cl(", *args, "    )"]
         source = "\n".join(["def structure(o, _=None):", *lines])
         exec(compile(source, f"<structure {cls.__module__}.{cls.__qualname__}>", "exec"), namespace)
         return namespace["structure"]  # type: ignore[no-any-return]
@@ -287,6 +327,14 @@ def _missing_field(cls: type, name: str) -> Any:
     raise KeyError(f"{cls.__name__} requires {name!r}")
 
 
+def _null_field(cls: type, name: str) -> Any:
+    raise ValueError(f"{cls.__name__} requires {name!r}, got null")
+
+
+def _extra_keys(cls: type, record: dict[str, Any], known: frozenset[str]) -> Any:
+    raise cattrs.ForbiddenExtraKeysError(None, cls, set(record.keys() - known))
+
+
 def _layout_hook_factory(
     conv: cattrs.Converter, eager: bool
 ) -> Callable[[Any], Callable[[Any, Any], Any]]:
@@ -319,15 +367,14 @@ def _is_layout(type_: Any) -> bool:
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     """A converter with the hooks every dialect needs; unknown keys are ignored.
 
-    ``forbid_extra_keys=True`` gives the strict variant tests use to catch API drift: a
-    response key the models lack raises instead of being dropped.
+    ``forbid_extra_keys=True`` gives the strict variant tests use to catch API drift: the
+    same generated code, plus a check that raises on a response key the models lack.
     """
     conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, detailed_validation=False)
     conv.register_structure_hook_factory(
         lambda t: is_optional(t) and len(typing.get_args(t)) == 2, _optional_hook_factory(conv)
     )
-    if not forbid_extra_keys:
-        conv.register_structure_hook_factory(attrs.has, _fast_attrs_factory(conv))
+    conv.register_structure_hook_factory(attrs.has, _fast_attrs_factory(conv, forbid_extra_keys))
     # The strict variant decodes every region at once, so drift inside a region fails too.
     conv.register_structure_hook_factory(
         _is_layout,

@@ -14,6 +14,7 @@ from yarl import URL
 from ._decode import ModelHooks
 from ._http import HttpRequest, HttpResponse
 from ._paging import Page
+from ._validate import is_url_text
 from .errors import APIError, ResponseDecodeError
 
 __all__ = ["Dialect", "DialectBase"]
@@ -130,6 +131,26 @@ class DialectBase(Generic[M]):
             body=response.text if quote is None else quote,
             request_id=response.headers.get(self.request_id_header),
         )
+
+    def _media_target(self, target: object, response: HttpResponse) -> URL:
+        """The media URL a response names, which must be absolute http(s) once resolved.
+
+        A relative URL (a ``Location`` header may be one) is resolved against the API's
+        origin; anything unusable is a ResponseDecodeError, never an aiohttp URL error.
+        """
+        url: URL | None = None
+        if isinstance(target, URL):
+            url = target
+        elif isinstance(target, str) and is_url_text(target):
+            try:
+                url = URL(target, encoded=True)
+                if not url.is_absolute():
+                    url = self.base_url.origin().join(url)
+            except ValueError:
+                url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise self._decode_error("the media URL is not an absolute http(s) URL", response)
+        return url
 
     def _structure(self, record: Any, response: HttpResponse) -> M:
         """Decode one record; any failure becomes a ResponseDecodeError."""

@@ -16,10 +16,20 @@ import attrs
 from yarl import URL
 
 from ._log import logger, redact_url
-from .errors import APIConnectionError, APITimeoutError, DownloadError, error_class_for_status
+from ._transport import wrap_transport_error
+from .errors import APIConnectionError, CompositionsError, DownloadError, error_class_for_status
 from .retry import RetryPolicy
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DownloadResult", "ProgressCallback", "download_media"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "Destination",
+    "DownloadResult",
+    "ProgressCallback",
+    "check_chunk_size",
+    "check_destination",
+    "check_progress",
+    "download_media",
+]
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 ProgressCallback = Callable[[int, int | None], object]
@@ -98,17 +108,60 @@ def _can(obj: Any, name: str) -> bool:
     return callable(method) and not inspect.iscoroutinefunction(method)
 
 
-def _sink_for(dest: Any) -> _Sink:
+@attrs.frozen(slots=True)
+class Destination:
+    """A checked download destination: a file path, a directory, or a file object."""
+
+    path: Path | None = None
+    directory: bool = False
+    file: Any = None
+
+    def sink(self, default_name: str) -> _Sink:
+        """Open the sink the media is written to (the file name is needed for a directory)."""
+        if self.path is None:
+            return _FileSink(self.file)
+        return _PathSink(self.path / default_name if self.directory else self.path)
+
+
+def check_destination(dest: object) -> Destination:
+    """Check ``dest`` without sending anything: its directory must exist.
+
+    A str ending in a separator always means a directory. Checking costs a stat call, not
+    worth a thread.
+    """
     if isinstance(dest, str | os.PathLike):
-        path = Path(dest)
+        text = os.fspath(dest)
+        if not isinstance(text, str):
+            raise TypeError("dest must be a str path, a pathlib.Path or a file object")
+        path = Path(text)
+        if path.is_dir():
+            return Destination(path=path, directory=True)
+        if text.endswith(("/", os.sep)):
+            raise FileNotFoundError(f"download directory does not exist: {text}")
         if not path.parent.is_dir():
             raise FileNotFoundError(f"download directory does not exist: {path.parent}")
-        return _PathSink(path)
+        return Destination(path=path)
     if callable(getattr(dest, "write", None)):
-        return _FileSink(dest)
+        return Destination(file=dest)
     raise TypeError(
         f"dest must be a path or a binary file object with write(), not {type(dest).__name__}"
     )
+
+
+def check_progress(progress: object) -> ProgressCallback | None:
+    """``progress``: None or a callable taking (done, total)."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable or None, not {type(progress).__name__}")
+    return progress
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """``chunk_size``: a positive int."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    return chunk_size
 
 
 async def _report(progress: ProgressCallback | None, done: int, total: int | None) -> None:
@@ -140,21 +193,18 @@ def _resume_total(resp: aiohttp.ClientResponse, offset: int) -> int | None:
 async def download_media(
     session: aiohttp.ClientSession,
     url: URL,
-    dest: Any,
+    sink: _Sink,
     *,
     progress: ProgressCallback | None,
     chunk_size: int,
     timeout: aiohttp.ClientTimeout,
     retry: RetryPolicy,
 ) -> DownloadResult:
-    """Stream ``url`` into ``dest``; resume after a dropped connection; never leave a partial file.
+    """Stream ``url`` into ``sink``; resume after a dropped connection; never leave a partial file.
 
     The URL is fetched without provider credentials: media URLs are pre-signed.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     shown = redact_url(str(url))
-    sink = _sink_for(dest)
     done = 0
     total: int | None = None
     content_type: str | None = None
@@ -201,33 +251,32 @@ async def download_media(
                 if total is not None and done != total:
                     raise _Retryable(f"connection closed after {done} of {total} bytes")
                 break
-            except (_Retryable, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-                failure: Exception = exc
-            except TimeoutError as exc:
-                failure = exc
+            except _Retryable as exc:
+                failure: CompositionsError = exc.error(shown)
+                cut_short = True
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                # ValueError: aiohttp refusing a URL it cannot fetch.
+                failure = wrap_transport_error(exc, "GET", shown, before_send=False)
+                cut_short = isinstance(exc, aiohttp.ClientPayloadError)
             if attempt >= retry.max_attempts:
-                if isinstance(failure, TimeoutError):
-                    raise APITimeoutError(f"media download timed out: GET {shown}") from failure
                 # A body cut short (by the server, or a connection dropped mid-body) is an
                 # incomplete file: say how much arrived rather than "connection failed".
-                if total is not None and isinstance(
-                    failure, _Retryable | aiohttp.ClientPayloadError
-                ):
-                    raise DownloadError(
+                if total is not None and cut_short:
+                    failure = DownloadError(
                         f"media download incomplete after {attempt} attempts: "
                         f"{done} of {total} bytes",
                         expected=total,
                         received=done,
-                    ) from failure
-                raise APIConnectionError(
-                    f"media download failed: GET {shown} ({type(failure).__name__}: {failure})"
-                ) from failure
+                    )
+                # Raised here, outside the except clause: nothing chains to the aiohttp
+                # exception (its request_info holds the pre-signed URL).
+                raise failure
             delay = retry.backoff(attempt)
             logger.debug(
                 "resuming download of %s at byte %d after %s (attempt %d of %d) in %.3fs",
                 shown,
                 done,
-                type(failure).__name__,
+                failure,
                 attempt + 1,
                 retry.max_attempts,
                 delay,
@@ -242,3 +291,7 @@ async def download_media(
 
 class _Retryable(Exception):
     """A failure worth another attempt (a 5xx, or a body shorter than announced)."""
+
+    def error(self, shown: str) -> CompositionsError:
+        """The error to raise when no attempt is left."""
+        return APIConnectionError(f"media download failed: GET {shown} ({self})", url=shown)

@@ -21,6 +21,9 @@ class HttpRequest:
     # A request the server may safely see twice (GET, DELETE); a create is not.
     idempotent: bool = True
     expected: frozenset[int] = frozenset({200})
+    # Statuses that mean success on a resend after an attempt that may have been processed:
+    # a 404 to a resent DELETE means the first attempt deleted it.
+    resent_ok: frozenset[int] = frozenset()
 
 
 @attrs.frozen(slots=True)

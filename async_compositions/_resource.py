@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -13,7 +12,15 @@ import attrs
 from yarl import URL
 
 from ._dialect import Dialect
-from ._download import DEFAULT_CHUNK_SIZE, DownloadResult, ProgressCallback, download_media
+from ._download import (
+    DEFAULT_CHUNK_SIZE,
+    DownloadResult,
+    ProgressCallback,
+    check_chunk_size,
+    check_destination,
+    check_progress,
+    download_media,
+)
 from ._http import HttpRequest
 from ._paging import Page, stream_items
 from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
@@ -112,15 +119,20 @@ class ResourceCore(Generic[M, C]):
         Content-Length; ``progress(done, total)`` is called after every chunk. The media
         URL is pre-signed, so it is fetched without provider credentials.
         """
-        url = await self.media_url(id)
+        # Everything the caller passed is checked before the media URL is asked for.
+        destination = check_destination(dest)
+        on_progress = check_progress(progress)
+        size = check_chunk_size(chunk_size)
+        media_timeout = to_client_timeout(timeout, DOWNLOAD_TIMEOUT)
+        url = await self.media_url(id, timeout=timeout)
         suffix = PurePosixPath(url.path).suffix or ".media"
         return await download_media(
             self._transport.sessions.get(),
             url,
-            _into_directory(dest, f"{id}{suffix}"),
-            progress=progress,
-            chunk_size=chunk_size,
-            timeout=to_client_timeout(timeout, DOWNLOAD_TIMEOUT),
+            destination.sink(f"{id}{suffix}"),
+            progress=on_progress,
+            chunk_size=size,
+            timeout=media_timeout,
             retry=self._transport.retry,
         )
 
@@ -183,18 +195,6 @@ class ResourceCore(Generic[M, C]):
 
 # A large file takes as long as it takes: bound the connect and each read, not the total.
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
-
-
-def _into_directory(dest: Any, default_name: str) -> Any:
-    """A destination directory gets the provider's file name (a stat call, not worth a thread).
-
-    A str ending in a separator always means a directory, which must exist.
-    """
-    if isinstance(dest, str) and dest.endswith(("/", os.sep)) and not Path(dest).is_dir():
-        raise FileNotFoundError(f"download directory does not exist: {dest}")
-    if isinstance(dest, str | Path) and Path(dest).is_dir():
-        return Path(dest) / default_name
-    return dest
 
 
 def _status_of(model: Any) -> CompositionStatus | None:

@@ -80,6 +80,12 @@ class SessionManager:
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
             session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+            # aiohttp resends a GET or DELETE once, silently, when the server drops the
+            # connection. The transport resends it itself instead (at once, the first
+            # time), so that it knows the first attempt may have been processed: a 404 to
+            # a resent DELETE means the composition is gone, not missing.
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
             self._session = session
         elif session.closed:
             raise RuntimeError("the aiohttp session passed as session= has been closed")

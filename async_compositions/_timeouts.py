@@ -7,6 +7,8 @@ from typing import Final, TypeAlias
 
 import aiohttp
 
+from ._validate import check_seconds
+
 __all__ = ["DEFAULT_TIMEOUT", "NOT_GIVEN", "NotGiven", "TimeoutArg", "to_client_timeout"]
 
 
@@ -42,8 +44,6 @@ def to_client_timeout(
         raise TypeError(
             f"timeout must be seconds, an aiohttp.ClientTimeout or None, not {type(value).__name__}"
         )
-    if not 0 < value < float("inf"):
-        raise ValueError(f"timeout must be > 0 seconds and finite (None: no limit), got {value!r}")
-    total = float(value)
+    total = check_seconds(value, "timeout")
     connect = default.connect if default.connect is not None else total
     return aiohttp.ClientTimeout(total=total, connect=min(total, connect))

@@ -9,12 +9,12 @@ import aiohttp
 from multidict import CIMultiDict
 
 from ._http import HttpRequest, HttpResponse
-from ._log import logger, redact_url
+from ._log import logger, redact_text, redact_url
 from ._session import SessionManager
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .retry import RetryPolicy, parse_retry_after
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "wrap_transport_error"]
 
 ErrorParser = Callable[[HttpResponse], APIError]
 
@@ -45,16 +45,23 @@ class Transport:
         """Send ``request``, retrying as the policy allows; return a read, released response."""
         policy = self.retry
         attempt = 1
+        # Whether an earlier attempt may have taken effect although its answer was lost.
+        maybe_processed = False
         while True:
             try:
                 response = await self._send_once(request, timeout or self.timeout)
             except APIConnectionError as exc:
                 if attempt >= policy.max_attempts or not (request.idempotent or exc.before_send):
                     raise
-                delay = policy.backoff(attempt)
+                maybe_processed = maybe_processed or not exc.before_send
+                # A pooled connection the server had closed fails at once: resend at once
+                # (what aiohttp does by itself on sessions this client does not own).
+                delay = 0.0 if exc.stale_connection and attempt == 1 else policy.backoff(attempt)
                 self._log_retry(request, attempt, delay, type(exc).__name__)
             else:
                 if response.status in request.expected:
+                    return response
+                if maybe_processed and response.status in request.resent_ok:
                     return response
                 error = self._parse_error(response)
                 if not policy.status_is_retryable(response.status, idempotent=request.idempotent):
@@ -66,6 +73,8 @@ class Transport:
                 if attempt >= policy.max_attempts:
                     raise error
                 delay = retry_after if retry_after is not None else policy.backoff(attempt)
+                # A 429 was refused unprocessed; a 5xx may come after the work was done.
+                maybe_processed = maybe_processed or response.status != 429
                 self._log_retry(request, attempt, delay, f"HTTP {response.status}")
             await asyncio.sleep(delay)
             attempt += 1
@@ -105,29 +114,46 @@ class Transport:
                 )
         except aiohttp.ConnectionTimeoutError as exc:
             # Timed out opening the connection (or waiting for a pool slot): nothing was sent.
-            raise _wrap(APITimeoutError, request, exc, "connect timed out", True) from exc
-        except TimeoutError as exc:
-            raise _wrap(APITimeoutError, request, exc, "request timed out", False) from exc
+            error = wrap_transport_error(exc, request.method, request.url, before_send=True)
         except aiohttp.ClientConnectorError as exc:
             # The TCP/TLS connection never opened, so the server cannot have seen the request.
-            raise _wrap(APIConnectionError, request, exc, "connection failed", True) from exc
-        except aiohttp.ClientError as exc:
-            raise _wrap(APIConnectionError, request, exc, "connection error", False) from exc
+            error = wrap_transport_error(exc, request.method, request.url, before_send=True)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            error = wrap_transport_error(exc, request.method, request.url, before_send=False)
+            error.stale_connection = True
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            # ValueError: aiohttp refusing a URL or header it cannot send.
+            error = wrap_transport_error(exc, request.method, request.url, before_send=False)
+        # Raised outside the except clause, so that neither __cause__ nor __context__ leads
+        # to the aiohttp exception, whose request_info holds the Authorization header.
+        raise error
 
 
-def _wrap(
-    cls: type[APIConnectionError],
-    request: HttpRequest,
-    exc: BaseException,
-    what: str,
-    before_send: bool,
+def wrap_transport_error(
+    exc: BaseException, method: str, url: object, *, before_send: bool
 ) -> APIConnectionError:
-    """Build the library's transport error for an aiohttp or timeout exception."""
-    url = redact_url(str(request.url))
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """The library's error for an aiohttp or timeout exception, keeping no reference to it.
+
+    Only a redacted description of the cause survives (``.cause``): the aiohttp exception
+    carries the request's headers, credentials included.
+    """
+    shown = redact_url(str(url))
+    timed_out = isinstance(exc, TimeoutError)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        what = "connect timed out"
+    elif timed_out:
+        what = "request timed out"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        what = "connection failed"
+    else:
+        what = "connection error"
+    text = str(exc)
+    cause = redact_text(redact_url(f"{type(exc).__name__}: {text}" if text else type(exc).__name__))
+    cls = APITimeoutError if timed_out else APIConnectionError
     return cls(
-        f"{what}: {request.method} {url} ({detail})",
-        method=request.method,
-        url=url,
+        f"{what}: {method} {shown} ({cause})",
+        method=method,
+        url=shown,
         before_send=before_send,
+        cause=cause,
     )

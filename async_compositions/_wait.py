@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
 from ._log import logger
+from ._validate import check_seconds
 from .errors import CompositionFailedError, WaitTimeoutError
 from .status import CompositionStatus
 
@@ -48,14 +49,6 @@ class Waiters:
         return len(events)
 
 
-def _check_seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{what} must be > 0, got {value!r}")
-    return float(value)
-
-
 async def wait_until_settled(
     fetch: Callable[[], Awaitable[M]],
     status_of: Callable[[M], CompositionStatus | None],
@@ -71,8 +64,8 @@ async def wait_until_settled(
     A record without a status yet, or with a status this version does not know, is not
     settled: the second is logged once, as it may mean waiting until the deadline.
     """
-    limit = _check_seconds(timeout, "timeout")
-    interval = _check_seconds(poll_interval, "poll_interval")
+    limit = check_seconds(timeout, "timeout")
+    interval = check_seconds(poll_interval, "poll_interval")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     last: M | None = None

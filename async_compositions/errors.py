@@ -36,8 +36,17 @@ class CompositionsError(Exception):
 class APIConnectionError(CompositionsError):
     """The request could not be completed at the transport level."""
 
+    #: The server closed the connection (possibly an idle pooled one) without answering.
+    stale_connection: bool = False
+
     def __init__(
-        self, message: str, *, method: str = "", url: str = "", before_send: bool = False
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        before_send: bool = False,
+        cause: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -45,6 +54,12 @@ class APIConnectionError(CompositionsError):
         self.url = url
         # True when the request surely never reached the server (safe to resend a create).
         self.before_send = before_send
+        # A redacted description of the transport failure; the exception itself is not
+        # kept (nor chained), as it holds the request's headers.
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__, str(self)))
 
 
 class APITimeoutError(APIConnectionError):
@@ -111,6 +126,14 @@ class WebhookPayloadError(WebhookVerificationError):
     """A webhook's signature is valid but its body is not a composition event (answer 400)."""
 
 
+def _rebuild(cls: type[Exception], state: dict[str, Any], text: str) -> Exception:
+    """Recreate an error with keyword-only fields after pickling."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, text)
+    return err
+
+
 class APIError(CompositionsError):
     """The provider answered with an HTTP error status."""
 
@@ -146,15 +169,7 @@ class APIError(CompositionsError):
         return text
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_api_error, (type(self), self.message, self.__dict__))
-
-
-def _rebuild_api_error(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
-    """Recreate an APIError after pickling (keyword-only constructor)."""
-    err = cls.__new__(cls)
-    err.__dict__.update(state)
-    Exception.__init__(err, err._describe())
-    return err
+        return (_rebuild, (type(self), self.__dict__, str(self)))
 
 
 class BadRequestError(APIError):

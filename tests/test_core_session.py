@@ -580,7 +580,9 @@ async def test_connection_refused_is_a_connection_error_sent_before(
     assert type(err) is APIConnectionError
     assert err.before_send is True
     assert (err.method, err.url) == ("POST", str(url))
-    assert isinstance(err.__cause__, aiohttp.ClientConnectorError)
+    # The aiohttp exception is described, not chained (it holds the request headers).
+    assert err.__cause__ is None and err.__context__ is None
+    assert err.cause.startswith("ClientConnectorError: ")
     assert not isinstance(err, aiohttp.ClientError)
     # A create that surely never reached the server is retried.
     assert len(sleeps) == 2
@@ -620,7 +622,8 @@ async def test_timeout_after_sending_a_create_is_not_retried(
     with pytest.raises(APITimeoutError) as info:
         await transport.send(_create(server.url("/v1/Compositions")))
     assert info.value.before_send is False
-    assert isinstance(info.value.__cause__, TimeoutError)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert info.value.cause.startswith(("SocketTimeoutError", "ServerTimeoutError", "TimeoutError"))
     assert not isinstance(info.value, aiohttp.ClientError | TimeoutError)
     assert len(server.seen) == 1
     assert sleeps == []
@@ -692,7 +695,8 @@ async def test_server_disconnect_is_a_connection_error(
     err = info.value
     assert type(err) is APIConnectionError
     assert err.before_send is False
-    assert isinstance(err.__cause__, aiohttp.ServerDisconnectedError)
+    assert err.__cause__ is None and err.__context__ is None
+    assert err.cause.startswith("ServerDisconnectedError")
     assert hangup.connections == attempts
     assert len(sleeps) == attempts - 1
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from yarl import URL
 
 from async_compositions import NotFoundError, RetryPolicy
-from async_compositions._download import download_media
+from async_compositions._download import check_destination, download_media
 from async_compositions.emulator import Emulator, RecordedRequest
 from async_compositions.errors import DownloadError
 
@@ -49,7 +49,7 @@ def side(request: pytest.FixtureRequest) -> Side:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=5, media_size=SIZE) as emulator:
+    async with Emulator(seed=5, media_size=SIZE, manual=True) as emulator:
         yield emulator
 
 
@@ -294,13 +294,16 @@ async def test_an_unusable_destination(
     assert media_requests(emu) == []
 
 
-@pytest.mark.parametrize("chunk_size", [0, -1, 1.5, True])
+@pytest.mark.parametrize(
+    ("chunk_size", "error"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)],
+)
 async def test_an_invalid_chunk_size(
-    emu: Emulator, side: Side, tmp_path: Path, chunk_size: Any
+    emu: Emulator, side: Side, tmp_path: Path, chunk_size: Any, error: type[Exception]
 ) -> None:
     id = side.seed(emu)
     async with side.client(emu) as client:
-        with pytest.raises(ValueError, match="chunk_size"):
+        with pytest.raises(error, match="chunk_size"):
             await client.compositions.download(id, tmp_path, chunk_size=chunk_size)
     assert media_requests(emu) == [] and files_in(tmp_path) == []
 
@@ -387,7 +390,7 @@ async def test_media_is_fetched_without_content_encoding(tmp_path: Path) -> None
             result = await download_media(
                 session,
                 URL(f"http://{host}:{port}/media.mp4"),
-                tmp_path / "m.mp4",
+                check_destination(tmp_path / "m.mp4").sink("unused"),
                 progress=None,
                 chunk_size=65_536,
                 timeout=aiohttp.ClientTimeout(total=30),

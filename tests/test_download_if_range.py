@@ -10,7 +10,7 @@ from aiohttp import web
 from yarl import URL
 
 from async_compositions import RetryPolicy
-from async_compositions._download import download_media
+from async_compositions._download import check_destination, download_media
 from async_compositions._resource import DOWNLOAD_TIMEOUT
 from async_compositions._session import SessionManager
 
@@ -77,7 +77,7 @@ async def test_resume_sends_if_range_and_restarts_when_the_file_changed(
         result = await download_media(
             sessions.get(),
             URL(url),
-            tmp_path / "out.mp4",
+            check_destination(tmp_path / "out.mp4").sink("unused"),
             progress=None,
             chunk_size=8192,
             timeout=DOWNLOAD_TIMEOUT,
@@ -95,10 +95,11 @@ async def test_resume_sends_if_range_and_restarts_when_the_file_changed(
 
 
 async def test_a_directory_destination_must_exist(tmp_path: Path) -> None:
-    from async_compositions._resource import _into_directory
-
-    assert _into_directory(str(tmp_path) + "/", "CJ1.mp4") == tmp_path / "CJ1.mp4"
-    assert _into_directory(tmp_path, "CJ1.mp4") == tmp_path / "CJ1.mp4"
-    assert _into_directory(str(tmp_path / "out.mp4"), "CJ1.mp4") == str(tmp_path / "out.mp4")
+    assert check_destination(str(tmp_path) + "/").directory
+    assert check_destination(tmp_path).directory
+    out = check_destination(str(tmp_path / "out.mp4"))
+    assert (out.path, out.directory) == (tmp_path / "out.mp4", False)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        _into_directory(str(tmp_path / "missing") + "/", "CJ1.mp4")
+        check_destination(str(tmp_path / "missing") + "/")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        check_destination(tmp_path / "missing" / "out.mp4")

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, composition_sid, stray_tasks
+from twilio_server import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TwilioServer,
+    basic_auth,
+    composition_sid,
+    stray_tasks,
+)
 
 from async_compositions import (
     AuthenticationError,
@@ -198,16 +205,55 @@ async def test_page_url_resumes_a_listing(server: TwilioServer, client: TwilioCl
     [
         "https://evil.example.com/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
         "https://video.twilio.com/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
-        "{origin}/v1/Rooms?PageSize=3&Page=1&PageToken=PT1",
-        "{origin}/v2/Compositions?PageSize=3&Page=1",
+        "http://user:pass@{host}/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
+        "/proxy/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
     ],
 )
-async def test_foreign_page_url_rejected_before_any_request(
+async def test_a_page_url_on_another_host_is_replayed_on_the_base_url(
+    server: TwilioServer, client: TwilioClient, page_url: str
+) -> None:
+    """The same rule next_page() applies: the query goes to the configured base URL only."""
+    server.add_compositions(7)
+    host = server.origin.split("://", 1)[1]
+    page = await client.compositions.page(page_url=page_url.format(host=host))
+    (request,) = server.requests
+    assert request.path_qs == "/v1/Compositions?PageSize=3&Page=1&PageToken=PT1"
+    assert request.headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+    assert len(page.items) == 3
+
+
+@pytest.mark.parametrize(
+    "page_url",
+    [
+        "{origin}/v1/Rooms?PageSize=3&Page=1&PageToken=PT1",
+        "{origin}/v1/Compositions?PageSize=3&Page Token=PT1",
+        "{origin}/v1/Compositions?PageSize=3\r\nX-Evil: 1",
+        "http://[::1/v1/Compositions?PageSize=3",
+        "",
+    ],
+)
+async def test_a_page_url_that_is_not_a_listing_is_refused_before_any_request(
     server: TwilioServer, client: TwilioClient, page_url: str
 ) -> None:
     with pytest.raises(ValueError, match="page_url"):
         await client.compositions.page(page_url=page_url.format(origin=server.origin))
     assert server.requests == []
+
+
+async def test_every_next_page_url_next_page_follows_is_accepted_as_page_url(
+    server: TwilioServer, client: TwilioClient
+) -> None:
+    server.add_compositions(7)
+    server.next_page_origin = "https://proxy.example.com"
+    first = await client.compositions.page(page_size=3)
+    assert first.next_page_url is not None
+    assert first.next_page_url.startswith("https://proxy.example.com/v1/Compositions?")
+    followed = await first.next_page()
+    resumed = await client.compositions.page(page_url=first.next_page_url)
+    assert followed is not None
+    assert sids(followed.items) == sids(resumed.items)
+    _, second, third = server.requests
+    assert second.path_qs == third.path_qs
 
 
 @pytest.mark.parametrize(

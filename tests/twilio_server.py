@@ -175,6 +175,8 @@ class TwilioServer:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._origin = ""
+        # Set to name another host in next_page_url, as a server behind a proxy does.
+        self.next_page_origin: str | None = None
         self.add_compositions(records, status=status)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -397,7 +399,8 @@ class TwilioServer:
             params = [*filters, ("PageSize", str(size)), ("Page", str(n))]
             if n > 0:
                 params.append(("PageToken", f"PT{n}"))
-            return f"{self._origin}/v1/Compositions?{urllib.parse.urlencode(params)}"
+            origin = self.next_page_origin or self._origin
+            return f"{origin}/v1/Compositions?{urllib.parse.urlencode(params)}"
 
         start = page * size
         chunk = rows[start : start + size]

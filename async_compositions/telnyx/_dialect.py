@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Hashable, Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Hashable, Mapping
+from datetime import date
 from typing import Any
 
 import attrs
@@ -16,8 +16,16 @@ from .._decode import ModelHooks, load_json
 from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
 from .._paging import Page
-from .._validate import check_choice, check_int_range, check_str_list, check_url
-from ..errors import APIError, error_class_for_status
+from .._validate import (
+    check_choice,
+    check_day,
+    check_int_range,
+    check_layout,
+    check_str_list,
+    check_url,
+)
+from .._validate import check_resolution as _check_resolution
+from ..errors import APIError, NotFoundError, error_class_for_status
 from ..status import CompositionStatus
 from .models import RoomComposition, VideoRegion
 
@@ -35,21 +43,9 @@ FORMATS = ("mp4",)
 STATUS_FILTERS = ("completed", "processing", "enqueued")
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _hooks = ModelHooks(RoomComposition, VideoRegion)
-_REGION_FIELDS = frozenset(a.name for a in attrs.fields(VideoRegion))
 _INT32 = 2**31 - 1
-# Inclusive bounds of a region's integer properties, as the API documents them.
-_REGION_BOUNDS: dict[str, tuple[int, int]] = {
-    "x_pos": (-_INT32, _INT32),
-    "y_pos": (-_INT32, _INT32),
-    "z_pos": (-99, 99),
-    "width": (16, _INT32),
-    "height": (16, _INT32),
-    "max_columns": (1, 1000),
-    "max_rows": (1, 1000),
-}
 
 
 def check_uuid(value: object, what: str) -> str:
@@ -65,35 +61,12 @@ def check_uuid(value: object, what: str) -> str:
 
 def check_resolution(value: object) -> str:
     """``WxH`` within Telnyx's documented limits: each side 16..1280, W*H <= 1280*720."""
-    if not isinstance(value, str):
-        raise TypeError(f"resolution must be a str like '1280x720', not {type(value).__name__}")
-    match = re.fullmatch(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})", value)
-    if match is None:
-        raise ValueError(f"resolution must look like '1280x720', got {value!r}")
-    width, height = int(match[1]), int(match[2])
-    if not (16 <= width <= 1280 and 16 <= height <= 1280) or width * height > 1280 * 720:
-        raise ValueError(
-            f"resolution {value!r} is outside Telnyx's limits "
-            "(each side 16..1280, width*height <= 1280*720)"
-        )
-    return value
+    return _check_resolution(value, max_pixels=1280 * 720, provider="Telnyx")
 
 
 def _check_date(value: object, what: str) -> str:
     """A ``datetime.date`` (or ``YYYY-MM-DD`` text) as ``YYYY-MM-DD``."""
-    if isinstance(value, datetime):
-        # The filter is by calendar day; silently dropping the time and zone would mislead.
-        raise TypeError(f"{what} must be a datetime.date, not a datetime (use .date())")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            if _DATE.fullmatch(value):
-                return date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
-        raise ValueError(f"{what} must be a date like 2024-01-31, got {value!r}")
-    raise TypeError(f"{what} must be a datetime.date, not {type(value).__name__}")
+    return check_day(value, what).isoformat()
 
 
 def _check_status_filter(value: object) -> str:
@@ -104,45 +77,32 @@ def _check_status_filter(value: object) -> str:
     return check_choice(value, STATUS_FILTERS, "status")
 
 
-def _check_region(name: str, region: object) -> dict[str, Any]:
-    """One region as the JSON object to send, its documented bounds checked."""
-    if isinstance(region, VideoRegion):
-        # Alphabetical, the order of the SDK's VideoRegionParam (a dict keeps its own order).
-        unstructured = _hooks.unstructure_region(region)
-        raw = {k: unstructured[k] for k in sorted(unstructured) if unstructured[k] is not None}
-    elif isinstance(region, Mapping):
-        unknown = {str(k) for k in region} - _REGION_FIELDS
-        if unknown:
-            raise ValueError(
-                f"video_layout[{name!r}] has unknown properties: {', '.join(sorted(unknown))}"
-            )
-        raw = {k: v for k, v in region.items() if v is not None}
-    else:
-        raise TypeError(
-            f"video_layout[{name!r}] must be a VideoRegion or a dict, not {type(region).__name__}"
-        )
-    for key, (low, high) in _REGION_BOUNDS.items():
-        if key in raw:
-            check_int_range(raw[key], low, high, f"video_layout[{name!r}].{key}")
-    if "video_sources" in raw:
-        raw["video_sources"] = check_str_list(
-            raw["video_sources"], f"video_layout[{name!r}].video_sources"
-        )
-    return raw
+def _int_rule(low: int, high: int) -> Callable[[object, str], int]:
+    return lambda value, what: check_int_range(value, low, high, what)
+
+
+# Every region property, with the type and range the API documents.
+_REGION_RULES: dict[str, Callable[[object, str], object]] = {
+    "x_pos": _int_rule(-_INT32, _INT32),
+    "y_pos": _int_rule(-_INT32, _INT32),
+    "z_pos": _int_rule(-99, 99),
+    "width": _int_rule(16, _INT32),
+    "height": _int_rule(16, _INT32),
+    "max_columns": _int_rule(1, 1000),
+    "max_rows": _int_rule(1, 1000),
+    "video_sources": check_str_list,
+}
+
+
+def _sorted_region(region: Any) -> dict[str, Any]:
+    # Alphabetical, the order of the SDK's VideoRegionParam (a dict keeps its own order).
+    unstructured = _hooks.unstructure_region(region)
+    return {k: unstructured[k] for k in sorted(unstructured)}
 
 
 def encode_video_layout(layout: object) -> dict[str, dict[str, Any]]:
     """A video layout (regions as VideoRegion or dicts) as the JSON object Telnyx takes."""
-    if not isinstance(layout, Mapping):
-        raise TypeError(
-            f"video_layout must be a mapping of region names, not {type(layout).__name__}"
-        )
-    regions: dict[str, dict[str, Any]] = {}
-    for name, region in layout.items():
-        if not isinstance(name, str) or not name:
-            raise TypeError("video_layout region names must be non-empty str")
-        regions[name] = _check_region(name, region)
-    return regions
+    return check_layout(layout, _REGION_RULES, region_type=VideoRegion, unstructure=_sorted_region)
 
 
 @attrs.frozen(slots=True)
@@ -226,7 +186,13 @@ class TelnyxDialect(DialectBase[RoomComposition]):
 
     def delete_request(self, id: str) -> HttpRequest:
         """DELETE ``/room_compositions/{id}``; 204 (documented) or 200 on success."""
-        return HttpRequest("DELETE", self.item_url(id), expected=frozenset({200, 204}))
+        return HttpRequest(
+            "DELETE",
+            self.item_url(id),
+            expected=frozenset({200, 204}),
+            # Gone on a resend: the attempt whose answer was lost deleted it.
+            resent_ok=frozenset({404}),
+        )
 
     def list_query(
         self,
@@ -285,6 +251,18 @@ class TelnyxDialect(DialectBase[RoomComposition]):
         if not isinstance(record, dict):
             raise self._decode_error('expected {"data": {...}}', response)
         return self._structure(record, response)
+
+    def parse_media_url(self, response: HttpResponse, id: str) -> URL:
+        """A composition's ``download_url``; NotFoundError while it has none."""
+        composition = self.parse_item(response)
+        if composition.download_url is None:
+            status = composition.status.value if composition.status else "unknown"
+            raise NotFoundError(
+                f"composition {id} has no download_url yet (status {status})",
+                status=404,
+                request_id=response.headers.get(self.request_id_header),
+            )
+        return self._media_target(composition.download_url, response)
 
     def parse_page(
         self, response: HttpResponse, cursor: int, *, decode: bool = True

@@ -11,7 +11,6 @@ from yarl import URL
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
-from ..errors import NotFoundError
 from ..status import CompositionStatus
 from ._dialect import TelnyxDialect
 from .models import RoomComposition, VideoRegion
@@ -142,10 +141,6 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
         """
         if ttl is not None:
             raise ValueError("Telnyx download URLs have a fixed lifetime; ttl must be None")
-        composition = await self.fetch(id, timeout=timeout)
-        if composition.download_url is None:
-            status = composition.status.value if composition.status else "unknown"
-            raise NotFoundError(
-                f"composition {id} has no download_url yet (status {status})", status=404
-            )
-        return composition.download_url
+        request = self._dialect.fetch_request(id)
+        response = await self._transport.send(request, timeout=self._timeout(timeout))
+        return self._dialect.parse_media_url(response, id)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,16 +14,21 @@ from yarl import URL
 from .._decode import ModelHooks, load_json
 from .._dialect import DialectBase
 from .._http import HttpRequest, HttpResponse
+from .._log import redact_url
 from .._paging import Page
 from .._validate import (
     check_bool,
     check_choice,
+    check_int_list,
     check_int_range,
+    check_layout,
     check_sid,
     check_str_list,
     check_url,
+    is_url_text,
     utc_z,
 )
+from .._validate import check_resolution as _check_resolution
 from ..errors import APIError, error_class_for_status
 from ..status import CompositionStatus
 from .models import Composition, VideoRegion
@@ -36,57 +40,48 @@ FORMATS = ("mp4", "webm")
 CALLBACK_METHODS = ("GET", "POST")
 
 _hooks = ModelHooks(Composition, VideoRegion)
-_REGION_FIELDS = frozenset(a.name for a in attrs.fields(VideoRegion))
 
 
 def check_resolution(value: object) -> str:
     """``WxH`` within Twilio's documented limits: each side 16..1280, at most 921,600 px."""
-    if not isinstance(value, str):
-        raise TypeError(f"resolution must be a str like '1280x720', not {type(value).__name__}")
-    match = re.fullmatch(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})", value)
-    if match is None:
-        raise ValueError(f"resolution must look like '1280x720', got {value!r}")
-    width, height = int(match[1]), int(match[2])
-    if not (16 <= width <= 1280 and 16 <= height <= 1280) or width * height > 921_600:
-        raise ValueError(
-            f"resolution {value!r} is outside Twilio's limits "
-            "(each side 16..1280, width*height <= 921600)"
-        )
-    return value
+    return _check_resolution(value, max_pixels=921_600, provider="Twilio")
+
+
+_REUSE = ("none", "show_oldest", "show_newest")
+
+
+def _int_rule(low: int, high: int) -> Callable[[object, str], int]:
+    return lambda value, what: check_int_range(value, low, high, what)
+
+
+# Every region property, with the type and range Twilio documents (x/y at most
+# 1280 - 16: the region must fit a composition of at most 1280 px per side).
+_REGION_RULES: dict[str, Callable[[object, str], object]] = {
+    "video_sources": check_str_list,
+    "video_sources_excluded": check_str_list,
+    "reuse": lambda value, what: check_choice(value, _REUSE, what),
+    "x_pos": _int_rule(0, 1264),
+    "y_pos": _int_rule(0, 1264),
+    "z_pos": _int_rule(-99, 99),
+    "width": _int_rule(16, 1280),
+    "height": _int_rule(16, 1280),
+    "max_columns": _int_rule(1, 1000),
+    "max_rows": _int_rule(1, 1000),
+    "cells_excluded": lambda value, what: check_int_list(value, 0, 999_999, what),
+}
 
 
 def encode_video_layout(layout: object) -> str:
     """Serialise a VideoLayout (regions as VideoRegion or dicts) to the JSON string Twilio wants."""
-    if not isinstance(layout, Mapping):
-        raise TypeError(
-            f"video_layout must be a mapping of region names, not {type(layout).__name__}"
-        )
-    if not layout:
-        raise ValueError("video_layout must contain at least one region")
-    regions: dict[str, Any] = {}
-    for name, region in layout.items():
-        if not isinstance(name, str) or not name:
-            raise TypeError("video_layout region names must be non-empty str")
-        if isinstance(region, VideoRegion):
-            raw = {k: v for k, v in _hooks.unstructure_region(region).items() if v is not None}
-        elif isinstance(region, Mapping):
-            unknown = set(region) - _REGION_FIELDS
-            if unknown:
-                raise ValueError(
-                    f"video_layout[{name!r}] has unknown properties: {', '.join(sorted(unknown))}"
-                )
-            raw = dict(region)
-        else:
-            raise TypeError(
-                f"video_layout[{name!r}] must be a VideoRegion or a dict, "
-                f"not {type(region).__name__}"
-            )
-        if not raw.get("video_sources"):
-            raise ValueError(f"video_layout[{name!r}] needs a non-empty video_sources list")
-        check_str_list(raw["video_sources"], f"video_layout[{name!r}].video_sources")
-        regions[name] = raw
+    regions = check_layout(
+        layout,
+        _REGION_RULES,
+        region_type=VideoRegion,
+        unstructure=_hooks.unstructure_region,
+        required=("video_sources",),
+    )
     # json.dumps' default separators: the same bytes twilio-python sends.
-    return json.dumps(regions)
+    return json.dumps(regions, allow_nan=False)
 
 
 @attrs.frozen(slots=True)
@@ -161,7 +156,13 @@ class TwilioDialect(DialectBase[Composition]):
 
     def delete_request(self, id: str) -> HttpRequest:
         """DELETE ``/Compositions/{sid}``; 204 on success."""
-        return HttpRequest("DELETE", self.item_url(id), expected=frozenset({204}))
+        return HttpRequest(
+            "DELETE",
+            self.item_url(id),
+            expected=frozenset({204}),
+            # Gone on a resend: the attempt whose answer was lost deleted it.
+            resent_ok=frozenset({404}),
+        )
 
     def media_request(self, sid: str, *, ttl: int | None = None) -> HttpRequest:
         """GET ``/Compositions/{sid}/Media`` without following its redirect."""
@@ -185,8 +186,7 @@ class TwilioDialect(DialectBase[Composition]):
             raise self._decode_error(
                 "media response has neither redirect_to nor Location", response
             )
-        url = URL(target, encoded=True)
-        return url if url.is_absolute() else self.base_url.origin().join(url)
+        return self._media_target(target, response)
 
     def first_page_url(
         self,
@@ -215,31 +215,39 @@ class TwilioDialect(DialectBase[Composition]):
             return url
         return URL(f"{url}?{urllib.parse.urlencode(query)}", encoded=True)
 
+    def listing_url(self, page_url: object) -> URL | None:
+        """The URL to fetch for a listing URL, or None when it is not one.
+
+        One rule for the server's ``next_page_url`` and a caller's ``page_url``: its query
+        (filters and PageToken, kept byte for byte) is sent to this client's own
+        collection URL. Behind a proxy or an emulator the server may name another host,
+        and credentials must never follow a URL to a host the caller did not configure.
+        """
+        if isinstance(page_url, URL):
+            page_url = str(page_url)
+        if not isinstance(page_url, str) or not is_url_text(page_url):
+            return None
+        try:
+            url = URL(page_url, encoded=True)
+        except ValueError:
+            return None
+        if not url.path.rstrip("/").endswith(f"/{self.collection}"):
+            return None
+        query = url.raw_query_string
+        own = self.collection_url
+        return URL(f"{own}?{query}", encoded=True) if query else own
+
     def resume_url(self, page_url: str | URL) -> URL:
-        """A next-page URL from an earlier page, checked to point at this API's listing."""
+        """A caller's ``page_url`` (an earlier page's ``next_page_url``) as the URL to fetch."""
         if not isinstance(page_url, str | URL):
             raise TypeError(f"page_url must be a str or yarl.URL, not {type(page_url).__name__}")
-        url = page_url if isinstance(page_url, URL) else URL(page_url, encoded=True)
-        if not url.is_absolute():
-            url = self.base_url.origin().join(url)
-        own = self.collection_url
-        if url.origin() != own.origin() or url.path.rstrip("/") != own.path:
+        url = self.listing_url(page_url)
+        if url is None:
             raise ValueError(
-                f"page_url must be a {own} listing URL from an earlier page, got {str(url)!r}"
+                f"page_url must be a {self.collection} listing URL from an earlier page "
+                f"(no spaces), got {redact_url(str(page_url))[:200]!r}"
             )
         return url
-
-    def _follow(self, next_url: str) -> URL:
-        """The server's next_page_url, verbatim when it points at our base URL.
-
-        Behind a proxy or an emulator the server may name its own public host; its
-        query (filters and PageToken) is then replayed on our collection URL.
-        """
-        url = URL(next_url, encoded=True)
-        own = self.collection_url
-        if url.is_absolute() and url.origin() == own.origin() and url.path == own.path:
-            return url
-        return URL(f"{own}?{url.raw_query_string}", encoded=True)
 
     def page_request(self, query: object, cursor: URL) -> HttpRequest:
         """GET a page URL verbatim: Twilio's next_page_url carries every filter and token."""
@@ -265,16 +273,23 @@ class TwilioDialect(DialectBase[Composition]):
         if not isinstance(meta, dict):
             raise self._decode_error("list response has no meta object", response)
         key = meta.get("key") or "compositions"
+        if not isinstance(key, str):
+            raise self._decode_error("meta.key is not a string", response)
         records = data.get(key)
         if not isinstance(records, list):
             raise self._decode_error(f"list response has no {key!r} array", response)
-        items, decoder = self._page_items(records, response, decode)
         next_url = meta.get("next_page_url")
         if next_url is not None and not isinstance(next_url, str):
             raise self._decode_error("meta.next_page_url is not a string", response)
         following: tuple[URL, ...] = ()
         if next_url:
-            following = (self._follow(next_url),)
+            follow = self.listing_url(next_url)
+            if follow is None:
+                raise self._decode_error(
+                    "meta.next_page_url is not a Compositions listing URL", response
+                )
+            following = (follow,)
+        items, decoder = self._page_items(records, response, decode)
         page_size = meta.get("page_size")
         page_no = meta.get("page")
         return Page(
