@@ -95,7 +95,7 @@ def one_error_line(run: Run) -> str:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def emu() -> AsyncIterator[Emulator]:
     """One manual emulator for the module: nothing changes state unless a test says so."""
-    async with Emulator(seed=11) as emulator:
+    async with Emulator(seed=11, manual=True) as emulator:
         yield emulator
 
 
@@ -529,10 +529,24 @@ async def test_missing_credentials_exit_2_before_any_request(
     run = await cli("list", env={k: v for k, v in env.items() if k != "TWILIO_AUTH_TOKEN"})
     assert run.code == 2
     assert one_error_line(run) == (
-        "error: no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-        "(or TWILIO_API_KEY and TWILIO_API_SECRET)"
+        "error: incomplete Twilio credentials: TWILIO_ACCOUNT_SID is set but neither "
+        "TWILIO_AUTH_TOKEN nor TWILIO_API_KEY and TWILIO_API_SECRET are"
     )
     assert emu.requests == []
+
+
+@module_loop
+async def test_api_key_in_the_environment_works_as_in_the_library(
+    emu: Emulator, env: dict[str, str]
+) -> None:
+    keyed = {k: v for k, v in env.items() if k != "TWILIO_AUTH_TOKEN"}
+    keyed |= {
+        "TWILIO_API_KEY": emu.twilio_api_key_sid,
+        "TWILIO_API_SECRET": emu.twilio_api_key_secret,
+    }
+    run = await cli("list", "--json", env=keyed)
+    assert run.code == 0, run.err
+    assert emu.requests[-1].headers["Authorization"].startswith("Basic ")
 
 
 @module_loop
@@ -620,7 +634,10 @@ def test_missing_telnyx_key_exit_2(
 ) -> None:
     monkeypatch.delenv("TELNYX_API_KEY", raising=False)
     assert main(["--provider", "telnyx", "get", MISSING_UUID]) == 2
-    assert capsys.readouterr().err == "error: no Telnyx credentials: set TELNYX_API_KEY\n"
+    # The client's own message: the CLI uses the library's credential lookup.
+    assert capsys.readouterr().err == (
+        "error: no Telnyx credentials: pass api_key or set TELNYX_API_KEY\n"
+    )
 
 
 def test_provider_from_env_must_be_known(

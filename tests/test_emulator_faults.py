@@ -138,17 +138,13 @@ async def test_client_waits_out_a_rate_limit(emu: Emulator) -> None:
 
 async def test_disconnect_drops_the_connection(emu: Emulator) -> None:
     emu.seed_twilio(1)
-    # aiohttp itself resends a GET once after a disconnect, hence two.
-    emu.inject("disconnect", times=2, method="GET")
+    # The client turns off aiohttp's own silent resend: one disconnect, one error.
+    emu.inject("disconnect", method="GET")
     async with emu.twilio_client(retry=None) as client:
         with pytest.raises(APIConnectionError):
             await client.compositions.list()
         assert len(await client.compositions.list()) == 1
-    assert [(r.fault, r.status) for r in emu.requests] == [
-        ("disconnect", None),
-        ("disconnect", None),
-        (None, 200),
-    ]
+    assert [(r.fault, r.status) for r in emu.requests] == [("disconnect", None), (None, 200)]
 
 
 async def test_disconnect_after_a_create_took_effect(emu: Emulator) -> None:
@@ -260,3 +256,65 @@ async def test_request_log_keeps_the_wire_format(
     assert post.url_path_qs == "/v2/room_compositions" and post.status == 202
     emu.clear_requests()
     assert emu.requests == []
+
+
+# -- 405 Method Not Allowed carries Allow (RFC 9110 15.5.6) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/Compositions", "GET, POST"),
+        ("DELETE", "/v1/Compositions", "GET, POST"),
+        ("POST", "/v1/Compositions/CJ" + "0" * 32, "DELETE, GET"),
+        ("PATCH", "/v2/room_compositions", "GET, POST"),
+        ("PATCH", f"/v2/room_compositions/{SESSION}", "DELETE, GET"),
+        ("PUT", f"/v2/room_compositions/{SESSION}", "DELETE, GET"),
+    ],
+)
+async def test_method_not_allowed_lists_the_allowed_methods(
+    emu: Emulator, http: aiohttp.ClientSession, method: str, path: str, allow: str
+) -> None:
+    twilio = path.startswith("/v1/")
+    headers = twilio_auth(emu) if twilio else telnyx_auth(emu)
+    async with http.request(method, f"{emu.url}{path}", headers=headers) as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == allow
+        assert response.content_type == "application/json"
+        body = await response.json()
+        request_id = response.headers["Twilio-Request-Id" if twilio else "x-request-id"]
+    assert request_id
+    if twilio:
+        assert body == {
+            "code": 20004,
+            "message": f"Method {method} not allowed",
+            "more_info": "https://www.twilio.com/docs/errors/20004",
+            "status": 405,
+        }
+    else:
+        (error,) = body["errors"]
+        assert error["code"] == "10015" and error["detail"] == f"Method {method} not allowed"
+    assert emu.requests[-1].status == 405
+
+
+async def test_method_not_allowed_on_media_and_for_an_injected_405(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(f"{emu.url}/_media/telnyx/{SESSION}.mp4") as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "GET, HEAD"
+        assert response.content_type == "application/xml"
+        assert b"<Code>" in await response.read()
+    # A 405 the test injects on a real route says what that route allows, too.
+    emu.inject("status", status=405, method="GET", path="/v1/Compositions")
+    url = f"{emu.twilio_base_url}/Compositions"
+    async with http.get(url, headers=twilio_auth(emu)) as response:
+        assert response.status == 405 and response.headers["Allow"] == "GET, POST"
+        assert (await response.json())["code"] == 20004
+    emu.inject("status", status=405, path="/v2/room_compositions/*")
+    url = f"{emu.telnyx_base_url}/room_compositions/{SESSION}"
+    async with http.get(url, headers=telnyx_auth(emu)) as response:
+        assert response.status == 405 and response.headers["Allow"] == "DELETE, GET"
+    emu.inject("status", status=503, path="/v1/Compositions")
+    async with http.get(f"{emu.twilio_base_url}/Compositions") as response:
+        assert response.status == 503 and "Allow" not in response.headers

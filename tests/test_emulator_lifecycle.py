@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from datetime import UTC, datetime
+from typing import Any
 
+import aiohttp
 import pytest
 
 from async_compositions import CompositionStatus
-from async_compositions.emulator import Emulator
+from async_compositions.emulator import (
+    DEFAULT_COMPLETION_DELAY,
+    DEFAULT_PROCESSING_DELAY,
+    Emulator,
+)
 
 ROOM = "RM" + "a" * 32
 SESSION = "7c4da191-2600-4df6-a35e-0ecae6caa5d3"
@@ -53,12 +61,145 @@ async def test_timers_stop_for_deleted_compositions_and_at_shutdown() -> None:
     assert emu.composition(kept)["status"] == "processing"
 
 
+async def _raw_status(http: aiohttp.ClientSession, emu: Emulator, id: str) -> tuple[int, str]:
+    """The HTTP status and the composition status of a fetch, read off the wire."""
+    if id.startswith("CJ"):
+        pair = f"{emu.twilio_account_sid}:{emu.twilio_auth_token}".encode()
+        url = f"{emu.twilio_base_url}/Compositions/{id}"
+        headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    else:
+        url = f"{emu.telnyx_base_url}/room_compositions/{id}"
+        headers = {"Authorization": f"Bearer {emu.telnyx_api_key}"}
+    async with http.get(url, headers=headers) as response:
+        body: Any = json.loads(await response.read())
+    return response.status, (body if id.startswith("CJ") else body["data"])["status"]
+
+
+def test_the_default_schedule_completes_within_a_second() -> None:
+    assert DEFAULT_PROCESSING_DELAY > 0 and DEFAULT_COMPLETION_DELAY > 0
+    assert DEFAULT_PROCESSING_DELAY + DEFAULT_COMPLETION_DELAY <= 1.0
+
+
+async def test_a_default_emulator_completes_compositions_for_wait() -> None:
+    async with Emulator() as emu, aiohttp.ClientSession() as http:
+        assert not emu.manual and "automatic" in repr(emu)
+        assert emu.processing_delay == DEFAULT_PROCESSING_DELAY
+        assert emu.completion_delay == DEFAULT_COMPLETION_DELAY
+        loop = asyncio.get_running_loop()
+        async with emu.twilio_client() as twilio, emu.telnyx_client() as telnyx:
+            began = loop.time()
+            made = await twilio.compositions.create(room_sid=ROOM, audio_sources=["*"])
+            room = await telnyx.compositions.create(session_id=SESSION)
+            assert made.status is CompositionStatus.ENQUEUED
+            assert room.status is CompositionStatus.ENQUEUED
+            # The client's own defaults (2 s poll, 600 s deadline): it returns on its
+            # second poll instead of sitting until the deadline.
+            async with asyncio.timeout(3):
+                done, finished = await asyncio.gather(
+                    twilio.compositions.wait(made.sid), telnyx.compositions.wait(room.id)
+                )
+            elapsed = loop.time() - began
+        assert done.status is CompositionStatus.COMPLETED and done.date_completed is not None
+        assert finished.status is CompositionStatus.COMPLETED and finished.download_url
+        assert elapsed < 3
+        for path in (f"/v1/Compositions/{made.sid}", f"/v2/room_compositions/{room.id}"):
+            polls = [r.status for r in emu.requests if r.method == "GET" and r.path == path]
+            assert polls == [200, 200]
+        assert await _raw_status(http, emu, made.sid) == (200, "completed")
+        assert await _raw_status(http, emu, room.id) == (200, "completed")
+
+
 async def test_manual_mode_waits_for_advance() -> None:
-    async with Emulator() as emu:
+    async with Emulator(manual=True) as emu, aiohttp.ClientSession() as http:
+        assert emu.manual and "manual" in repr(emu)
+        assert emu.processing_delay is None and emu.completion_delay is None
+        async with emu.twilio_client() as twilio, emu.telnyx_client() as telnyx:
+            made = await twilio.compositions.create(room_sid=ROOM, audio_sources=["*"])
+            room = await telnyx.compositions.create(session_id=SESSION)
+        (seeded,) = emu.seed_twilio(1, status="processing")
+        # Longer than the default schedule: nothing moves on its own.
+        await asyncio.sleep(DEFAULT_PROCESSING_DELAY + DEFAULT_COMPLETION_DELAY + 0.1)
+        assert await _raw_status(http, emu, made.sid) == (200, "enqueued")
+        assert await _raw_status(http, emu, room.id) == (200, "enqueued")
+        assert await _raw_status(http, emu, seeded) == (200, "processing")
+        assert await emu.advance() == 3
+        assert await _raw_status(http, emu, made.sid) == (200, "processing")
+        assert await _raw_status(http, emu, seeded) == (200, "completed")
+        assert await emu.finish() == 2
+        assert await _raw_status(http, emu, room.id) == (200, "completed")
+
+
+@pytest.mark.parametrize(
+    "delays",
+    [
+        {"processing_delay": 0.1},
+        {"completion_delay": 0.0},
+        {"processing_delay": 1.0, "completion_delay": 2.0},
+    ],
+)
+def test_manual_with_a_delay_is_a_value_error(delays: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"manual=True takes no processing_delay"):
+        Emulator(manual=True, **delays)
+
+
+@pytest.mark.parametrize("delays", [{"processing_delay": -0.1}, {"completion_delay": float("nan")}])
+def test_a_negative_delay_is_a_value_error(delays: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"_delay must be >= 0"):
+        Emulator(**delays)
+
+
+def test_a_delay_left_out_keeps_its_default() -> None:
+    emu = Emulator(processing_delay=0.01)
+    assert (emu.processing_delay, emu.completion_delay) == (0.01, DEFAULT_COMPLETION_DELAY)
+    emu = Emulator(completion_delay=3)
+    assert (emu.processing_delay, emu.completion_delay) == (DEFAULT_PROCESSING_DELAY, 3)
+
+
+async def test_advance_on_a_timer_restarts_the_count_instead_of_stepping_twice() -> None:
+    async with Emulator(processing_delay=0.1, completion_delay=0.6) as emu:
+        async with emu.telnyx_client() as client:
+            room = await client.compositions.create(session_id=SESSION)
+        assert await emu.advance(room.id) == 1  # processing now, by hand
+        # Past processing_delay: the timer must not take the step it was waiting for.
+        await asyncio.sleep(0.3)
+        assert emu.composition(room.id)["status"] == "processing"
+        await _until(lambda: emu.composition(room.id)["status"] == "completed")
+        record = emu.composition(room.id)
+        started = datetime.fromisoformat(record["started_at"])
+        completed = datetime.fromisoformat(record["completed_at"])
+        # The full completion_delay, counted from the step taken by hand.
+        assert (completed - started).total_seconds() >= 0.55
+
+
+async def test_finish_on_a_timer_leaves_the_timer_nothing_to_do() -> None:
+    async with Emulator(processing_delay=0.05, completion_delay=0.05) as emu:
+        async with emu.twilio_client() as client:
+            made = await client.compositions.create(
+                room_sid=ROOM, audio_sources=["*"], status_callback=f"{emu.url}/sink"
+            )
+        assert await emu.finish(made.sid) == 2
+        settled = emu.composition(made.sid)
+        assert settled["status"] == "completed"
+        await asyncio.sleep(0.3)  # both timer steps would have fired by now
+        assert emu.composition(made.sid) == settled
+        assert await emu.wait_webhooks()
+        # One callback per lifecycle event: nothing was stepped, or notified, twice.
+        assert [d.event for d in emu.webhook_deliveries] == [
+            "composition-started",
+            "composition-progress",
+            "composition-available",
+        ]
+        assert await emu.advance() == 0
+
+
+async def test_a_twilio_composition_deleted_on_a_timer_stays_deleted() -> None:
+    async with Emulator(processing_delay=0.05, completion_delay=0.05) as emu:
         (sid,) = emu.seed_twilio(1, status="enqueued")
-        await asyncio.sleep(0.02)
-        assert emu.composition(sid)["status"] == "enqueued"
-        assert await emu.advance() == 1 and emu.composition(sid)["status"] == "processing"
+        async with emu.twilio_client() as client:
+            await client.compositions.delete(sid)
+        await asyncio.sleep(0.3)
+        record = emu.composition(sid)
+        assert record["status"] == "deleted" and record["date_completed"] is None
 
 
 async def test_addresses_credentials_and_repr() -> None:

@@ -237,7 +237,7 @@ def _basic(user: str, password: str) -> str:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=7) as emulator:
+    async with Emulator(seed=7, manual=True) as emulator:
         yield emulator
 
 

@@ -23,7 +23,7 @@ UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=5) as emulator:
+    async with Emulator(seed=5, manual=True) as emulator:
         yield emulator
 
 
@@ -178,6 +178,45 @@ async def test_create_validation_errors(
     assert not emu.store.telnyx
 
 
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The value an RFC 6901 JSON Pointer designates in ``document``."""
+    assert pointer.startswith("/")
+    for token in pointer[1:].split("/"):
+        assert re.fullmatch(r"(?:[^~]|~[01])*", token), f"bad escape in {pointer!r}"
+        document = document[token.replace("~1", "/").replace("~0", "~")]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("name", "escaped"),
+    [("a/b~c", "a~1b~0c"), ("/", "~1"), ("~", "~0"), ("~1", "~01"), ("x//y", "x~1~1y")],
+)
+async def test_pointers_into_region_names_are_escaped_per_rfc_6901(
+    emu: Emulator, http: aiohttp.ClientSession, name: str, escaped: str
+) -> None:
+    body = {
+        "session_id": SESSION,
+        "video_layout": {name: {"video_sources": "*", "z_pos": 100}, "ok": 5},
+    }
+    raw = json.dumps(body).encode()
+    async with http.post(
+        f"{emu.telnyx_base_url}/room_compositions",
+        data=raw,
+        headers={**bearer(emu), "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 422
+        error = json.loads(await response.read())
+    pointers = [e["source"]["pointer"] for e in error["errors"]]
+    assert pointers == [
+        f"/video_layout/{escaped}/z_pos",
+        f"/video_layout/{escaped}/video_sources",
+        "/video_layout/ok",
+    ]
+    # Each pointer designates the offending value in the very body that was sent.
+    sent = json.loads(emu.requests[-1].body)
+    assert [resolve_pointer(sent, p) for p in pointers] == [100, "*", 5]
+
+
 async def test_create_reports_every_invalid_field(
     emu: Emulator, http: aiohttp.ClientSession
 ) -> None:
@@ -239,6 +278,17 @@ async def test_malformed_body_is_400(
         "page[size]=251",
         "page[size]=ten",
         "page[number]=0",
+        "page[number]=00",
+        "page[number]=-1",
+        "page[number]=1.5",
+        "page[number]=1e3",
+        "page[number]=%2B1",  # "+1"
+        "page[number]=%201",  # " 1"
+        "page[number]=",
+        "page[number]=%D9%A3",  # ARABIC-INDIC DIGIT THREE: a digit, but not an ASCII one
+        # Beyond what int() converts: refused, not a 500.
+        pytest.param("page[number]=" + "9" * 5000, id="page[number]=<5000 digits>"),
+        "page[size]=99999999999",
         "filter[status]=failed",
         "filter[status]=deleted",
         "filter[session_id]=abc",
@@ -335,6 +385,41 @@ async def test_page_meta_counts_pages_and_results(
         0,
         {"page_number": 1, "page_size": 20, "total_pages": 0, "total_results": 0},
     )
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "4",
+        "1000000000",
+        "9223372036854775808",
+        "1" + "0" * 40,
+        pytest.param("9" * 4000, id="<4000 digits>"),
+    ],
+)
+async def test_a_page_past_the_end_is_empty_however_large_its_number(
+    emu: Emulator, http: aiohttp.ClientSession, number: str
+) -> None:
+    emu.seed_telnyx(45)
+    url = f"{emu.telnyx_base_url}/room_compositions?page[number]={number}"
+    async with http.get(url, headers=bearer(emu)) as response:
+        assert response.status == 200
+        raw = await response.read()
+    # The number comes back as the JSON integer that was asked for, digit for digit.
+    assert raw.endswith(
+        b',"meta":{"page_number":' + number.encode() + b',"page_size":20,'
+        b'"total_pages":3,"total_results":45}}'
+    )
+    assert json.loads(raw)["data"] == []
+
+
+async def test_leading_zeros_in_a_page_number_are_ignored(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.seed_telnyx(25)
+    url = f"{emu.telnyx_base_url}/room_compositions?page[number]=0002"
+    status, body = await call(http, "GET", url, headers=bearer(emu))
+    assert status == 200 and len(body["data"]) == 5 and body["meta"]["page_number"] == 2
 
 
 async def test_filters_status_session_and_dates(emu: Emulator) -> None:

@@ -29,7 +29,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=11) as emulator:
+    async with Emulator(seed=11, manual=True) as emulator:
         yield emulator
 
 
@@ -257,6 +257,16 @@ async def test_create_with_empty_layout_and_audio_sources(
         ("PageSize=101", 20001, "Invalid PageSize"),
         ("PageSize=ten", 20001, "Invalid PageSize"),
         ("Page=-1", 20001, "Invalid Page"),
+        ("Page=1.5&PageToken=PAnope", 20001, "Invalid Page '"),
+        ("Page=%D9%A3&PageToken=PAnope", 20001, "Invalid Page '"),  # a non-ASCII digit
+        ("Page=&PageToken=PAnope", 20001, "Invalid Page '"),
+        pytest.param(
+            "Page=" + "9" * 5000 + "&PageToken=PAnope",
+            20001,
+            "Invalid Page '",
+            id="Page=<5000 digits>",
+        ),
+        ("PageSize=99999999999", 20001, "Invalid PageSize"),
         ("Page=2", 70002, "must include a PageToken"),
         ("Page=1&PageToken=PAnope", 20001, "Invalid PageToken"),
     ],
@@ -359,6 +369,38 @@ async def test_paging_urls_are_absolute_and_walk_both_ways(
     assert pages[0]["meta"]["previous_page_url"] is None
     status, back, _ = await call(http, "GET", meta["previous_page_url"], headers=auth(emu))
     assert [c["sid"] for c in back["compositions"]] == sids[0:3]
+
+
+@pytest.mark.parametrize(
+    "page", ["2000000000", "9223372036854775808", pytest.param("9" * 4000, id="<4000 digits>")]
+)
+async def test_any_page_number_is_accepted_with_a_page_token(
+    emu: Emulator, http: aiohttp.ClientSession, page: str
+) -> None:
+    newest, middle, oldest = reversed(emu.seed_twilio(3, room_sid=ROOM))
+    base = f"{emu.twilio_base_url}/Compositions"
+
+    async def listing(query: str) -> Any:
+        async with http.get(f"{base}?{query}", headers=auth(emu)) as response:
+            assert response.status == 200
+            raw = await response.read()
+        # The page number is echoed as the JSON integer that was sent.
+        assert b'"meta":{"page":' + page.encode() + b',"page_size":' in raw
+        return json.loads(raw)
+
+    # Past the end: an empty page and no next page.
+    body = await listing(f"PageSize=2&Page={page}&PageToken=PA{oldest}")
+    assert body["compositions"] == [] and body["meta"]["next_page_url"] is None
+    assert body["meta"]["url"] == f"{base}?PageSize=2&Page={page}&PageToken=PA{oldest}"
+    # Within the listing: the token says where the page starts; the number labels it.
+    body = await listing(f"PageSize=1&Page={page}&PageToken=PA{newest}")
+    assert [c["sid"] for c in body["compositions"]] == [middle]
+    assert body["meta"]["next_page_url"] == (
+        f"{base}?PageSize=1&Page={int(page) + 1}&PageToken=PA{middle}"
+    )
+    assert body["meta"]["previous_page_url"] == (
+        f"{base}?PageSize=1&Page={int(page) - 1}&PageToken=PB{middle}"
+    )
 
 
 async def test_filters_status_room_and_dates(emu: Emulator, http: aiohttp.ClientSession) -> None:

@@ -99,7 +99,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=4, webhook_timeout=2.0) as emulator:
+    async with Emulator(seed=4, webhook_timeout=2.0, manual=True) as emulator:
         yield emulator
 
 

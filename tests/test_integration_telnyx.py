@@ -43,7 +43,7 @@ FAST = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002)
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=22) as emulator:
+    async with Emulator(seed=22, manual=True) as emulator:
         yield emulator
 
 

@@ -48,7 +48,7 @@ def side(request: pytest.FixtureRequest) -> Side:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=21) as emulator:
+    async with Emulator(seed=21, manual=True) as emulator:
         yield emulator
 
 

@@ -51,7 +51,7 @@ async def serve(routes: dict[str, Callable[[web.Request], Any]]) -> AsyncIterato
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(seed=11, webhook_timeout=5.0) as emulator:
+    async with Emulator(seed=11, webhook_timeout=5.0, manual=True) as emulator:
         yield emulator
 
 

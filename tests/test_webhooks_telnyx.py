@@ -304,7 +304,7 @@ async def test_the_emulators_completed_event_verifies(
     inbox: tuple[str, list[tuple[dict[str, str], bytes]]],
 ) -> None:
     url, received = inbox
-    async with Emulator(seed=3) as emu:
+    async with Emulator(seed=3, manual=True) as emu:
         async with emu.telnyx_client() as client:
             created = await client.compositions.create(
                 session_id="7c4da191-2600-4df6-a35e-0ecae6caa5d3", webhook_event_url=url

@@ -1,11 +1,21 @@
 """A local emulator of the Twilio Video v1 Compositions and Telnyx Room Compositions APIs.
 
+Compositions move on by themselves, as on the real services (enqueued -> processing ->
+completed in about 0.75 s)::
+
     async with Emulator() as emu:
         async with emu.twilio_client() as client:
             c = await client.compositions.create(room_sid="RM" + "0" * 32, audio_sources=["*"])
-        await emu.advance(steps=2)            # enqueued -> processing -> completed
+            await client.compositions.wait(c.sid)            # completed
 
-Run it as a process with ``python -m async_compositions.emulator --port 8080``.
+Or only when a test says so::
+
+    async with Emulator(manual=True) as emu:
+        ...                                                  # created: stays enqueued
+        await emu.advance(steps=2)                           # enqueued -> processing -> completed
+
+Run it as a process with ``python -m async_compositions.emulator --port 8080`` (same
+schedule; ``--manual`` for hand-driven time).
 """
 
 from __future__ import annotations
@@ -14,11 +24,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._emulator import Emulator
+    from ._emulator import DEFAULT_COMPLETION_DELAY, DEFAULT_PROCESSING_DELAY, Emulator
     from ._faults import Fault, FaultKind, RecordedRequest
     from ._webhooks import WebhookDelivery, twilio_signature
 
 __all__ = [
+    "DEFAULT_COMPLETION_DELAY",
+    "DEFAULT_PROCESSING_DELAY",
     "Emulator",
     "Fault",
     "FaultKind",
@@ -29,6 +41,8 @@ __all__ = [
 
 # Loaded on first use, so that the pytest plugin (a sibling module) imports nothing heavy.
 _HOMES = {
+    "DEFAULT_COMPLETION_DELAY": "._emulator",
+    "DEFAULT_PROCESSING_DELAY": "._emulator",
     "Emulator": "._emulator",
     "Fault": "._faults",
     "FaultKind": "._faults",

@@ -1,4 +1,8 @@
-"""``python -m async_compositions.emulator``: serve both provider APIs until SIGINT/SIGTERM."""
+"""``python -m async_compositions.emulator``: serve both provider APIs until SIGINT/SIGTERM.
+
+Compositions move on by themselves on the same short schedule as an in-process
+``Emulator()``; ``--manual`` stops the clock (they stay where they are).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ._emulator import Emulator
+from ._emulator import DEFAULT_COMPLETION_DELAY, DEFAULT_PROCESSING_DELAY, Emulator
 
 __all__ = ["main"]
 
@@ -21,20 +25,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    # None when not given, so that --manual can refuse an explicit delay.
     parser.add_argument(
         "--processing-delay",
         type=float,
-        default=1.0,
-        help="seconds from created to processing (1.0)",
+        default=None,
+        help=f"seconds from created to processing ({DEFAULT_PROCESSING_DELAY})",
     )
     parser.add_argument(
         "--completion-delay",
         type=float,
-        default=2.0,
-        help="seconds from processing to completed (2.0)",
+        default=None,
+        help=f"seconds from processing to completed ({DEFAULT_COMPLETION_DELAY})",
     )
     parser.add_argument(
-        "--manual", action="store_true", help="no timers: compositions stay enqueued"
+        "--manual",
+        action="store_true",
+        help="no timers: compositions stay where they are (no --*-delay with it)",
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     parser.add_argument("--media-size", type=int, default=65_536, help="bytes of each media file")
@@ -62,8 +69,9 @@ async def _serve(args: argparse.Namespace) -> None:
     emulator = Emulator(
         host=args.host,
         port=args.port,
-        processing_delay=None if args.manual else args.processing_delay,
-        completion_delay=None if args.manual else args.completion_delay,
+        processing_delay=args.processing_delay,
+        completion_delay=args.completion_delay,
+        manual=args.manual,
         latency=args.latency,
         media_size=args.media_size,
         seed=args.seed,
@@ -93,7 +101,14 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until interrupted; the exit status is 0 after a clean stop."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.manual and (args.processing_delay is not None or args.completion_delay is not None):
+        parser.error("--manual takes no --processing-delay or --completion-delay")
+    for name in ("processing_delay", "completion_delay"):
+        value = getattr(args, name)
+        if value is not None and not value >= 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
     try:
         asyncio.run(_serve(args))
     except OSError as exc:

@@ -1,4 +1,9 @@
-"""Emulator: both provider APIs on one local aiohttp server, with knobs for tests."""
+"""Emulator: both provider APIs on one local aiohttp server, with knobs for tests.
+
+Compositions move through their lifecycle on their own, on a short timer
+(``DEFAULT_PROCESSING_DELAY`` then ``DEFAULT_COMPLETION_DELAY`` seconds), unless the
+emulator is built with ``manual=True``: then only ``advance()``/``finish()`` move them.
+"""
 
 from __future__ import annotations
 
@@ -36,18 +41,34 @@ if TYPE_CHECKING:
     from ..telnyx import TelnyxClient
     from ..twilio import TwilioClient
 
-__all__ = ["Emulator"]
+__all__ = ["DEFAULT_COMPLETION_DELAY", "DEFAULT_PROCESSING_DELAY", "Emulator"]
 
 logger = logging.getLogger("async_compositions.emulator")
 
 _ORIGIN = {"x_pos": 0, "y_pos": 0, "z_pos": 0}
 
+# The one default schedule, shared by ``Emulator()`` and ``python -m ...emulator``: a new
+# composition is ``enqueued`` for 0.25 s, ``processing`` for 0.5 s, then ``completed``.
+DEFAULT_PROCESSING_DELAY = 0.25
+DEFAULT_COMPLETION_DELAY = 0.5
+
 
 class Emulator:
     """Twilio Video v1 Compositions and Telnyx Room Compositions on ``127.0.0.1``.
 
-    Compositions stay ``enqueued`` until ``await emu.advance()`` moves them on, unless
-    ``processing_delay``/``completion_delay`` (seconds) put them on a timer.
+    By default compositions move on by themselves, as the real services do: ``enqueued``
+    for ``processing_delay`` seconds, then ``processing`` for ``completion_delay`` seconds,
+    then ``completed`` (or ``failed``, see ``mark_failing``). Either delay left as None
+    takes its default (``DEFAULT_PROCESSING_DELAY``, ``DEFAULT_COMPLETION_DELAY``): a
+    composition completes about 0.75 s after it was created, so ``client.compositions.
+    wait(id)`` returns on its second poll.
+
+    ``manual=True`` stops the clock: compositions stay where they are until
+    ``await emu.advance()`` or ``await emu.finish()`` moves them. Passing a delay as well
+    is a ValueError, as a manual emulator has no timer to apply it to.
+
+    ``advance()``/``finish()`` work in the automatic mode too: a composition moved on by
+    hand gets the full delay of its next step counted from that moment.
     """
 
     def __init__(
@@ -57,6 +78,7 @@ class Emulator:
         port: int = 0,
         processing_delay: float | None = None,
         completion_delay: float | None = None,
+        manual: bool = False,
         latency: float = 0.0,
         media_size: int = 65_536,
         seed: int | None = None,
@@ -72,11 +94,30 @@ class Emulator:
             raise ValueError("media_size must be >= 0")
         if latency < 0 or webhook_timeout <= 0:
             raise ValueError("latency must be >= 0 and webhook_timeout > 0")
+        if manual and (processing_delay is not None or completion_delay is not None):
+            raise ValueError(
+                "manual=True takes no processing_delay/completion_delay: a manual emulator "
+                "moves compositions only on advance()/finish()"
+            )
+        for name, delay in (
+            ("processing_delay", processing_delay),
+            ("completion_delay", completion_delay),
+        ):
+            if delay is not None and not delay >= 0:  # also refuses NaN
+                raise ValueError(f"{name} must be >= 0 seconds, got {delay!r}")
         self.host = host
         self._port = port
-        self._auto = processing_delay is not None or completion_delay is not None
-        self.processing_delay = processing_delay or 0.0
-        self.completion_delay = completion_delay or 0.0
+        self._manual = manual
+        # Seconds each step waits in the automatic mode (read at every step); None when manual.
+        self.processing_delay: float | None = None
+        self.completion_delay: float | None = None
+        if not manual:
+            self.processing_delay = (
+                DEFAULT_PROCESSING_DELAY if processing_delay is None else processing_delay
+            )
+            self.completion_delay = (
+                DEFAULT_COMPLETION_DELAY if completion_delay is None else completion_delay
+            )
         self.twilio_account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.twilio_auth_token = auth_token or secrets.token_hex(16)
         self.twilio_api_key_sid = api_key_sid or "SK" + secrets.token_hex(16)
@@ -112,6 +153,8 @@ class Emulator:
         self.requests: list[RecordedRequest] = self._gateway.requests
         self._webhooks = WebhookDispatcher(timeout=webhook_timeout)
         self._timers: set[asyncio.Task[None]] = set()
+        # Per composition on a timer: set by advance() to restart that timer's count.
+        self._nudges: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._stopped = False
@@ -171,7 +214,13 @@ class Emulator:
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else ("running" if self._url else "not started")
-        return f"<Emulator url={self._url!r} {state}>"
+        mode = "manual" if self._manual else "automatic"
+        return f"<Emulator url={self._url!r} {state} {mode}>"
+
+    @property
+    def manual(self) -> bool:
+        """True when only ``advance()``/``finish()`` move compositions (no timers)."""
+        return self._manual
 
     # -- addresses and credentials ---------------------------------------------------------
 
@@ -211,14 +260,18 @@ class Emulator:
         return self.telnyx_signer.public_key
 
     def twilio_client(self, **kwargs: Any) -> TwilioClient:
-        """A ``TwilioClient`` with this emulator's credentials and base URL."""
+        """A ``TwilioClient`` with this emulator's credentials and base URL.
+
+        It authenticates with the Auth Token unless ``api_key``/``api_secret`` are given.
+        """
         from ..twilio import TwilioClient
 
         options: dict[str, Any] = {
             "account_sid": self.twilio_account_sid,
-            "auth_token": self.twilio_auth_token,
             "base_url": self.twilio_base_url,
         }
+        if "api_key" not in kwargs and "api_secret" not in kwargs:
+            options["auth_token"] = self.twilio_auth_token
         options.update(kwargs)
         return TwilioClient(**options)
 
@@ -302,6 +355,8 @@ class Emulator:
 
         enqueued -> processing -> completed, or failed for marked rooms and sessions.
         With ``wait`` the webhooks these moves trigger have been delivered on return.
+        In the automatic mode a composition moved here waits the full delay of its next
+        step from now; one moved to its end is left alone by its timer.
         """
         if id is not None and self.store.find(id) is None:
             raise KeyError(f"no composition with id {id!r}")
@@ -316,6 +371,9 @@ class Emulator:
                 if transition is not None:
                     moves += 1
                     deliveries += self._notify(transition)
+                    nudge = self._nudges.get(record.id)
+                    if nudge is not None:
+                        nudge.set()
         if wait and deliveries:
             await asyncio.wait(deliveries)
         return moves
@@ -431,19 +489,47 @@ class Emulator:
     # -- internals -------------------------------------------------------------------------
 
     def _created(self, record: TwilioComposition | TelnyxComposition) -> None:
-        if self._auto and record.status in (ENQUEUED, PROCESSING) and not self._stopped:
-            task = asyncio.ensure_future(self._run_timer(record))
-            self._timers.add(task)
-            task.add_done_callback(self._timers.discard)
+        if self._manual or self._stopped or record.status not in (ENQUEUED, PROCESSING):
+            return
+        nudge = asyncio.Event()
+        self._nudges[record.id] = nudge
+        task = asyncio.ensure_future(self._run_timer(record, nudge))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
 
-    async def _run_timer(self, record: TwilioComposition | TelnyxComposition) -> None:
-        for delay in (self.processing_delay, self.completion_delay):
-            await asyncio.sleep(delay)
-            if self.store.find(record.id) is not record:
-                return  # deleted meanwhile (Telnyx deletes outright)
-            transition = self.store.step(record)
-            if transition is not None:
-                self._notify(transition)
+    async def _run_timer(
+        self, record: TwilioComposition | TelnyxComposition, nudge: asyncio.Event
+    ) -> None:
+        """Step ``record`` on after each delay until it ends, is deleted or the emulator stops.
+
+        The delay is chosen from the status the record has now, so a step taken by hand
+        (``advance()`` sets ``nudge``) restarts the count instead of being taken twice.
+        """
+        try:
+            while self.store.find(record.id) is record and record.status in (
+                ENQUEUED,
+                PROCESSING,
+            ):
+                status = record.status
+                delay = self.processing_delay if status == ENQUEUED else self.completion_delay
+                if delay is None:
+                    return
+                nudge.clear()
+                try:
+                    async with asyncio.timeout(delay):
+                        await nudge.wait()
+                except TimeoutError:
+                    pass
+                else:
+                    continue  # moved by hand meanwhile: time the next step from now
+                if self.store.find(record.id) is not record or record.status != status:
+                    continue  # deleted (Telnyx deletes outright) or moved: look again
+                transition = self.store.step(record)
+                if transition is not None:
+                    self._notify(transition)
+        finally:
+            if self._nudges.get(record.id) is nudge:
+                del self._nudges[record.id]
 
     def _notify(self, transition: Transition) -> list[asyncio.Task[None]]:
         """Queue the webhooks a lifecycle step triggers."""

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ._errors import Problem, Provider, provider_for_path, render_problem
 from ._faults import Fault, Faults, RecordedRequest
@@ -20,6 +20,7 @@ logger = logging.getLogger("async_compositions.emulator")
 
 _REQUEST_ID = web.RequestKey("request_id", str)
 _PROVIDER = web.RequestKey("provider", str)
+_ALLOW = web.RequestKey("allow", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NON_JSON = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
 
@@ -66,6 +67,8 @@ class Gateway:
         if self.latency:
             await asyncio.sleep(self.latency)
         fault = self.faults.take(request.method, request.path)
+        if fault is not None and fault.status == 405:
+            request[_ALLOW] = _allow_value(await _routed_methods(request))
         if fault is None:
             response = await self._handle(request, handler, provider)
             entry.status = response.status
@@ -96,8 +99,13 @@ class Gateway:
         except Problem as problem:
             return render_problem(provider, problem)
         except web.HTTPException as exc:
-            if exc.status == 405:
-                mapped = Problem(405, f"Method {request.method} not allowed")
+            if isinstance(exc, web.HTTPMethodNotAllowed):
+                # RFC 9110 15.5.6: a 405 lists the methods the resource does allow.
+                mapped = Problem(
+                    405,
+                    f"Method {request.method} not allowed",
+                    headers={hdrs.ALLOW: _allow_value(exc.allowed_methods)},
+                )
             elif exc.status == 404:
                 mapped = Problem(404, f"The requested resource {request.path} was not found")
             else:
@@ -127,6 +135,8 @@ class Gateway:
                 headers["x-ratelimit-reset"] = fault.retry_after
         if status == 429 and provider == "telnyx":
             headers.update({"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0"})
+        if status == 405:
+            headers[hdrs.ALLOW] = request.get(_ALLOW, "")
         return render_problem(provider, Problem(status, headers=headers))
 
     async def _fault_after(
@@ -157,6 +167,20 @@ class Gateway:
         if transport is not None:
             transport.close()
         return stream
+
+
+def _allow_value(methods: Iterable[str]) -> str:
+    """An ``Allow`` header value: the methods, sorted, comma-separated."""
+    return ", ".join(sorted(set(methods)))
+
+
+async def _routed_methods(request: web.Request) -> set[str]:
+    """Every method the application routes for this request's path."""
+    methods: set[str] = set()
+    for resource in request.app.router.resources():
+        _, allowed = await resource.resolve(request)
+        methods |= allowed
+    return methods
 
 
 def _copy_headers(response: web.StreamResponse) -> dict[str, str]:

@@ -1,11 +1,13 @@
 """pytest plugin: an ``emulator`` fixture (a running ``Emulator``); nothing else on import.
 
-Registered under the ``pytest11`` entry point ``async_compositions_emulator``. Pass
-options by overriding the ``emulator_options`` fixture::
+Registered under the ``pytest11`` entry point ``async_compositions_emulator``. The fixture
+is a default ``Emulator()``: compositions complete by themselves about 0.75 s after they
+are created. Pass options by overriding the ``emulator_options`` fixture, e.g. to drive
+time by hand (``await emulator.advance()``) or to change the schedule::
 
     @pytest.fixture
     def emulator_options():
-        return {"processing_delay": 0.01, "completion_delay": 0.01}
+        return {"manual": True}  # or {"processing_delay": 0.01, "completion_delay": 0.01}
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
     async def emulator(emulator_options: dict[str, Any]) -> AsyncIterator[Emulator]:
-        """A running emulator on 127.0.0.1, stopped after the test."""
+        """A running ``Emulator(**emulator_options)`` on 127.0.0.1, stopped after the test.
+
+        With the default (empty) options its compositions move on by themselves.
+        """
         # Imported here so that merely having the plugin installed costs pytest nothing.
         from ._emulator import Emulator
 

@@ -14,9 +14,10 @@ from aiohttp import hdrs, web
 
 from ._errors import Problem, json_response
 from ._media import MediaSigner, serve_media
+from ._params import TooManyDigits, decimal_integer
 from ._store import COMPLETED, Store, TelnyxComposition, telnyx_time
 
-__all__ = ["TelnyxAPI", "telnyx_json"]
+__all__ = ["TelnyxAPI", "json_pointer", "telnyx_json"]
 
 _LIST_STATUSES = ("completed", "processing", "enqueued")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -55,6 +56,11 @@ def telnyx_json(record: TelnyxComposition, download_url: str | None) -> dict[str
     }
 
 
+def json_pointer(*tokens: str) -> str:
+    """An RFC 6901 JSON Pointer to ``tokens``: ``~`` becomes ``~0``, then ``/`` ``~1``."""
+    return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+
+
 def _invalid(pointer: str, detail: str, code: str = "10015") -> Problem:
     return Problem(422, detail, code=code, title="Invalid parameter", pointer=pointer)
 
@@ -86,7 +92,8 @@ def _check_resolution(value: object, errors: list[Problem]) -> str:
 
 
 def _check_region(name: str, raw: object, errors: list[Problem]) -> dict[str, Any]:
-    pointer = f"/video_layout/{name}"
+    # The region's name is one pointer token, escaped: "a/b~c" is /video_layout/a~1b~0c.
+    pointer = json_pointer("video_layout", name)
     if not isinstance(raw, dict):
         errors.append(_invalid(pointer, "a video region must be an object"))
         return {}
@@ -111,14 +118,19 @@ def _check_region(name: str, raw: object, errors: list[Problem]) -> dict[str, An
             or (high is not None and value > high)
         ):
             bounds = f" between {low} and {high}" if high is not None else f" >= {low}"
-            errors.append(_invalid(f"{pointer}/{key}", f"{key} must be an integer{bounds}"))
+            errors.append(
+                _invalid(pointer + json_pointer(key), f"{key} must be an integer{bounds}")
+            )
             continue
         region[key] = value
     sources = raw.get("video_sources")
     if sources is not None:
         if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
             errors.append(
-                _invalid(f"{pointer}/video_sources", "video_sources must be a list of ids or '*'")
+                _invalid(
+                    pointer + json_pointer("video_sources"),
+                    "video_sources must be a list of ids or '*'",
+                )
             )
         else:
             region["video_sources"] = list(sources)
@@ -338,12 +350,17 @@ class TelnyxAPI:
 
     @staticmethod
     def _page_param(raw: str | None, name: str, high: int | None, default: int) -> int:
+        """A positive decimal integer; Telnyx documents no maximum for ``page[number]``."""
         if raw is None:
             return default
-        if re.fullmatch(r"\d{1,9}", raw) and int(raw) >= 1 and (high is None or int(raw) <= high):
-            return int(raw)
         limit = f"between 1 and {high}" if high is not None else "at least 1"
-        raise _query_error(name, f"{name} must be an integer {limit}")
+        try:
+            number = decimal_integer(raw)
+        except TooManyDigits as exc:
+            raise _query_error(name, f"{name} must be an integer {limit} ({exc})") from None
+        if number is None or number < 1 or (high is not None and number > high):
+            raise _query_error(name, f"{name} must be an integer {limit}")
+        return number
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         """The ``download_url``: no credentials needed, Range-capable."""

@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 
 from ._errors import Problem, json_response
 from ._media import MediaSigner, serve_media
+from ._params import TooManyDigits, decimal_integer
 from ._store import (
     COMPLETED,
     DELETED,
@@ -353,7 +354,8 @@ class TwilioAPI:
             before = _parse_when("DateCreatedBefore", query["DateCreatedBefore"])
             filters.append(("DateCreatedBefore", query["DateCreatedBefore"]))
         page_size = self._int_param(query.get("PageSize"), "PageSize", 1, 100, 50)
-        page = self._int_param(query.get("Page"), "Page", 0, 10**9, 0)
+        # The Page number only labels a page (PageToken says where it starts): no maximum.
+        page = self._int_param(query.get("Page"), "Page", 0, None, 0)
         token = query.get("PageToken")
         if page > 0 and not token:
             raise Problem(400, "Paged requests must include a PageToken", code=70002)
@@ -400,12 +402,19 @@ class TwilioAPI:
         return json_response(body)
 
     @staticmethod
-    def _int_param(raw: str | None, name: str, low: int, high: int, default: int) -> int:
+    def _int_param(raw: str | None, name: str, low: int, high: int | None, default: int) -> int:
+        """A decimal integer ``>= low`` (and ``<= high``, when the API sets a maximum)."""
         if raw is None:
             return default
-        if not re.fullmatch(r"\d{1,10}", raw) or not low <= int(raw) <= high:
-            raise _bad(f"Invalid {name} '{raw}': must be an integer between {low} and {high}")
-        return int(raw)
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        try:
+            number = decimal_integer(raw)
+        except TooManyDigits as exc:
+            raise _bad(f"Invalid {name} '{shown}': must be an integer {bounds} ({exc})") from None
+        if number is None or number < low or (high is not None and number > high):
+            raise _bad(f"Invalid {name} '{shown}': must be an integer {bounds}")
+        return number
 
     def _slice(
         self, matching: list[TwilioComposition], token: str | None, page_size: int

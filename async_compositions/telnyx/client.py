@@ -27,7 +27,7 @@ def _resolve_api_key(api_key: str | None) -> str:
     if api_key is None:
         api_key = os.environ.get("TELNYX_API_KEY") or None
         if api_key is None:
-            raise ValueError("no Telnyx API key: pass api_key or set TELNYX_API_KEY")
+            raise ValueError("no Telnyx credentials: pass api_key or set TELNYX_API_KEY")
     if not isinstance(api_key, str):
         raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
     if not _KEY.fullmatch(api_key):
