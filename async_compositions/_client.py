@@ -11,7 +11,7 @@ from typing import Any, Self
 import aiohttp
 from yarl import URL
 
-from ._dialect import DialectBase
+from ._dialect import Dialect
 from ._session import SessionManager
 from ._timeouts import TimeoutArg, to_client_timeout
 from ._transport import Transport
@@ -52,7 +52,7 @@ class ClientBase:
     def __init__(
         self,
         *,
-        dialect: DialectBase[Any],
+        dialect: Dialect[Any],
         headers: Mapping[str, str],
         session: aiohttp.ClientSession | None,
         timeout: TimeoutArg,
@@ -61,12 +61,15 @@ class ClientBase:
     ) -> None:
         self.base_url = dialect.base_url
         self._sessions = SessionManager(session=session, pool_size=pool_size)
+        agent = {"User-Agent": user_agent()}
         self._transport = Transport(
             sessions=self._sessions,
-            headers={"User-Agent": user_agent(), "Accept": "application/json", **headers},
+            headers={**agent, "Accept": "application/json", **headers},
+            anonymous_headers=agent,
             timeout=to_client_timeout(timeout),
             retry=_retry_policy(retry),
             parse_error=dialect.parse_error,
+            request_id_header=dialect.request_id_header,
         )
 
     def _identity(self) -> str:

@@ -14,7 +14,6 @@ from cattrs._compat import is_optional
 from yarl import URL
 
 from ._http import HttpResponse
-from .errors import ResponseDecodeError
 from .layout import VideoLayout
 from .status import CompositionStatus
 
@@ -35,11 +34,8 @@ def load_json(response: HttpResponse) -> Any:
     try:
         return _loads(response.body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ResponseDecodeError(
-            f"HTTP {response.status} body is not valid JSON ({exc})",
-            status=response.status,
-            body=response.text,
-        ) from None
+        message = f"HTTP {response.status} body is not valid JSON ({exc})"
+    raise response.decode_error(message)
 
 
 class ModelHooks:

@@ -1,91 +1,37 @@
-"""The sans-I/O contract every provider dialect fulfils."""
+"""Dialect: what a provider is on the wire, with no I/O (requests built, responses read)."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Hashable
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Hashable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 import cattrs
 from yarl import URL
 
-from ._decode import ModelHooks
-from ._http import HttpRequest, HttpResponse
-from ._paging import Page
+from ._decode import ModelHooks, load_json
+from ._http import HttpRequest, HttpResponse, Origin
+from ._listing import Batch, Listing
 from ._validate import is_url_text
-from .errors import APIError, ResponseDecodeError
+from .errors import APIError
 
-__all__ = ["Dialect", "DialectBase"]
+__all__ = ["Dialect"]
 
 M = TypeVar("M")
-C = TypeVar("C", bound=Hashable, contravariant=True)
-
-
-class Dialect(Protocol[M, C]):
-    """Builds requests and parses responses for one provider; never does I/O."""
-
-    @property
-    def request_id_header(self) -> str:
-        """Response header carrying the provider's request id."""
-        ...
-
-    @property
-    def max_page_size(self) -> int:
-        """Largest page size the provider accepts."""
-        ...
-
-    @property
-    def default_page_size(self) -> int:
-        """The page size the provider uses when none is sent."""
-        ...
-
-    @property
-    def max_prefetch(self) -> int:
-        """How many pages may be fetched ahead (1 where only a next-page link exists)."""
-        ...
-
-    def fetch_request(self, id: str) -> HttpRequest:
-        """GET one composition."""
-        ...
-
-    def delete_request(self, id: str) -> HttpRequest:
-        """DELETE one composition."""
-        ...
-
-    def page_request(self, query: Any, cursor: C) -> HttpRequest:
-        """GET the page at ``cursor`` of the listing described by ``query``."""
-        ...
-
-    def parse_item(self, response: HttpResponse) -> M:
-        """Decode a single-composition response."""
-        ...
-
-    def parse_page(self, response: HttpResponse, cursor: C, *, decode: bool = True) -> Page[M]:
-        """Decode a list response into a Page whose ``following`` holds later cursors.
-
-        ``decode=False`` leaves the items as JSON objects with ``Page.decoder`` to convert
-        each one later.
-        """
-        ...
-
-    def parse_error(self, response: HttpResponse) -> APIError:
-        """Turn an error response into the matching APIError subclass."""
-        ...
-
-    def item_key(self, item: M) -> Hashable:
-        """The identity of an item, used to drop a record repeated across a page boundary."""
-        ...
-
 
 # What a structuring hook raises on a record of the wrong shape.
 _DECODE_FAILURES = (cattrs.BaseValidationError, AttributeError, KeyError, TypeError, ValueError)
 
 
 @attrs.frozen(slots=True)
-class DialectBase(Generic[M]):
-    """What every dialect shares: its URLs, built once per client, and its decoding hooks."""
+class Dialect(Generic[M]):
+    """One provider's resource: its URLs, requests, decoding and error shape.
+
+    Subclasses declare the class attributes and the provider-specific requests (create,
+    a listing of the provider's filters, the media URL) and readers (item envelope, error
+    body); the transport, paging and retries are written once, elsewhere.
+    """
 
     #: The collection's path segment under the API root.
     collection: ClassVar[str]
@@ -96,6 +42,13 @@ class DialectBase(Generic[M]):
     what: ClassVar[str]
     #: Response header carrying the provider's request id.
     request_id_header: ClassVar[str]
+    #: Page sizes the provider accepts and uses by default.
+    max_page_size: ClassVar[int]
+    default_page_size: ClassVar[int]
+    #: How many pages may be fetched ahead (1 where only a next-page link exists).
+    max_prefetch: ClassVar[int]
+    #: Statuses a DELETE succeeds with.
+    deleted: ClassVar[frozenset[int]]
 
     base_url: URL
     collection_url: URL = attrs.field(init=False)
@@ -113,26 +66,69 @@ class DialectBase(Generic[M]):
         # Generate the decoding code when a client is built, not inside its first request.
         self.hooks.warm()
 
-    def _item_url(self, checked_id: str) -> URL:
-        # Built by concatenation: the caller has checked the id holds only safe characters.
-        return URL(self._item_prefix + checked_id, encoded=True)
+    # -- requests -------------------------------------------------------------------------
 
-    def parse_error(self, response: HttpResponse) -> APIError:
-        """Turn an error response into the matching APIError subclass."""
+    def check_id(self, id: object) -> str:
+        """A composition id safe to put in a path; anything else raises before sending."""
         raise NotImplementedError
 
-    def _decode_error(
-        self, message: str, response: HttpResponse, quote: str | None = None
-    ) -> ResponseDecodeError:
-        """The error for an undecodable response, quoting ``quote`` or else the body."""
-        return ResponseDecodeError(
-            message,
-            status=response.status,
-            body=response.text if quote is None else quote,
-            request_id=response.headers.get(self.request_id_header),
+    def item_url(self, id: object) -> URL:
+        """``{base}/{collection}/{id}`` after checking the id."""
+        # Built by concatenation: the id holds only safe characters once checked.
+        return URL(self._item_prefix + self.check_id(id), encoded=True)
+
+    def fetch_request(self, id: object) -> HttpRequest:
+        """GET one composition."""
+        return HttpRequest("GET", self.item_url(id))
+
+    def delete_request(self, id: object) -> HttpRequest:
+        """DELETE one composition."""
+        return HttpRequest(
+            "DELETE",
+            self.item_url(id),
+            expected=self.deleted,
+            # Gone on a resend: the attempt whose answer was lost deleted it.
+            resent_ok=frozenset({404}),
         )
 
-    def _media_target(self, target: object, response: HttpResponse) -> URL:
+    def listing(self, filters: Mapping[str, Any], page_size: int | None) -> Listing[Any]:
+        """A listing of the compositions matching the provider's ``filters``."""
+        raise NotImplementedError
+
+    # -- responses ------------------------------------------------------------------------
+
+    def decode(self, record: Any, origin: Origin) -> M:
+        """Decode one record into the model; any failure is a ResponseDecodeError quoting it."""
+        if record.__class__ is not dict:
+            message = f"expected a {self.what} object"
+        else:
+            try:
+                model = self.hooks.structure(record, self.model)
+            except _DECODE_FAILURES as exc:
+                message = f"{self.what} did not decode ({type(exc).__name__}: {exc})"
+            else:
+                layout = model.video_layout
+                if layout is not None:
+                    # Its regions decode when first read: an error then names this response.
+                    layout.origin = origin
+                return model  # type: ignore[no-any-return]
+        raise origin.decode_error(message, json.dumps(record, default=str))
+
+    def decode_batch(self, batch: Batch[Any]) -> list[M]:
+        """Every record of a page, decoded (``page()``; a stream decodes one by one)."""
+        origin = batch.origin
+        return [self.decode(record, origin) for record in batch.records]
+
+    def unwrap_item(self, data: Any, response: HttpResponse) -> Any:
+        """The record inside a single-composition response body."""
+        return data
+
+    def parse_item(self, response: HttpResponse) -> M:
+        """Decode a single-composition response."""
+        record = self.unwrap_item(load_json(response), response)
+        return self.decode(record, response.origin)
+
+    def media_target(self, target: object, response: HttpResponse) -> URL:
         """The media URL a response names, which must be absolute http(s) once resolved.
 
         A relative URL (a ``Location`` header may be one) is resolved against the API's
@@ -149,35 +145,13 @@ class DialectBase(Generic[M]):
             except ValueError:
                 url = None
         if url is None or url.scheme not in ("http", "https") or not url.host:
-            raise self._decode_error("the media URL is not an absolute http(s) URL", response)
+            raise response.decode_error("the media URL is not an absolute http(s) URL")
         return url
 
-    def _structure(self, record: Any, response: HttpResponse) -> M:
-        """Decode one record; any failure becomes a ResponseDecodeError."""
-        if record.__class__ is not dict:
-            message = f"expected a {self.what} object"
-        else:
-            try:
-                return self.hooks.structure(record, self.model)  # type: ignore[no-any-return]
-            except _DECODE_FAILURES as exc:
-                message = f"{self.what} did not decode ({type(exc).__name__}: {exc})"
-        # A stream's page keeps no copy of its body: quote the record that failed instead.
-        quote = None if response.body else json.dumps(record, default=str)
-        raise self._decode_error(message, response, quote)
+    def parse_error(self, response: HttpResponse) -> APIError:
+        """Turn an error response into the matching APIError subclass."""
+        raise NotImplementedError
 
-    def _page_items(
-        self, records: list[Any], response: HttpResponse, decode: bool
-    ) -> tuple[list[Any], Callable[[Any], M]]:
-        """A page's items (models, or JSON objects when ``decode`` is False) and their decoder."""
-        if not decode:
-            # A stream decodes these later: keep the response's status and headers for
-            # errors but not its body, which would double what the page holds. An error
-            # then quotes the record that failed.
-            response = attrs.evolve(response, body=b"")
-        decoder = functools.partial(self._structure, response=response)
-        if decode:
-            # Replace each record in place, so its dict is freed as soon as its model
-            # exists: a page never holds all of its dicts and all of its models at once.
-            for index, record in enumerate(records):
-                records[index] = decoder(record)
-        return records, decoder
+    def item_key(self, item: M) -> Hashable:
+        """The identity of an item, used to drop a record repeated across a page boundary."""
+        return item.id  # type: ignore[attr-defined,no-any-return]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import re
@@ -15,10 +14,10 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._log import logger, redact_url
-from ._transport import wrap_transport_error
-from .errors import APIConnectionError, CompositionsError, DownloadError, error_class_for_status
-from .retry import RetryPolicy
+from ._attempts import Attempts
+from ._http import HttpRequest
+from ._transport import Transport
+from .errors import APIConnectionError, APIError, DownloadError, error_class_for_status
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -29,12 +28,12 @@ __all__ = [
     "check_destination",
     "check_progress",
     "download_media",
+    "media_request",
 ]
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 ProgressCallback = Callable[[int, int | None], object]
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 
 @attrs.frozen(slots=True)
@@ -190,40 +189,54 @@ def _resume_total(resp: aiohttp.ClientResponse, offset: int) -> int | None:
     return None if match[3] == "*" else int(match[3])
 
 
+def media_request(url: URL, offset: int = 0, validator: str | None = None) -> HttpRequest:
+    """GET a pre-signed media URL, without credentials, from byte ``offset`` on."""
+    # identity: with gzip, aiohttp would count decoded bytes against the encoded
+    # Content-Length and a Range offset would point into the wrong representation.
+    headers = [("Accept-Encoding", "identity")]
+    if offset:
+        headers.append(("Range", f"bytes={offset}-"))
+        if validator:
+            # The server sends the rest only if the file is unchanged, else all of it.
+            headers.append(("If-Range", validator))
+    return HttpRequest("GET", url, headers=tuple(headers), authenticated=False)
+
+
+async def _media_error(resp: aiohttp.ClientResponse) -> APIError:
+    text = (await resp.text(errors="replace"))[:200]
+    cls = error_class_for_status(resp.status)
+    message = f"media download failed: {text or resp.reason or ''}".strip()
+    return cls(message, status=resp.status, body=text)
+
+
 async def download_media(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     url: URL,
     sink: _Sink,
     *,
     progress: ProgressCallback | None,
     chunk_size: int,
     timeout: aiohttp.ClientTimeout,
-    retry: RetryPolicy,
 ) -> DownloadResult:
     """Stream ``url`` into ``sink``; resume after a dropped connection; never leave a partial file.
 
-    The URL is fetched without provider credentials: media URLs are pre-signed.
+    Every attempt goes through the client's retry policy (statuses, Retry-After, logging);
+    the URL is pre-signed, so it is fetched without provider credentials.
     """
-    shown = redact_url(str(url))
     done = 0
     total: int | None = None
     content_type: str | None = None
     validator: str | None = None
-    attempt = 1
+    attempts: Attempts | None = None
     try:
         while True:
-            # identity: with gzip, aiohttp would count decoded bytes against the encoded
-            # Content-Length and a Range offset would point into the wrong representation.
-            headers = {"Accept-Encoding": "identity"}
-            if done:
-                headers["Range"] = f"bytes={done}-"
-                if validator:
-                    # The server sends the rest only if the file is unchanged, else all of it.
-                    headers["If-Range"] = validator
+            request = media_request(url, done, validator)
+            attempts = attempts or Attempts(transport.retry, request)
+            error: APIError | None = None
+            failure: APIConnectionError | None = None
+            receiving = False
             try:
-                async with session.get(
-                    url, headers=headers, timeout=timeout, raise_for_status=False
-                ) as resp:
+                async with transport.open(request, timeout) as resp:
                     if resp.status == 206 and done:
                         total = _resume_total(resp, done)
                     elif resp.status == 200:
@@ -234,64 +247,36 @@ async def download_media(
                         total = resp.content_length
                         content_type = resp.content_type
                         validator = _strong_validator(resp)
-                    elif resp.status in _RETRYABLE_STATUSES and attempt < retry.max_attempts:
-                        raise _Retryable(f"HTTP {resp.status}")
                     else:
-                        text = (await resp.text(errors="replace"))[:200]
-                        cls = error_class_for_status(resp.status)
-                        raise cls(
-                            f"media download failed: {text or resp.reason or ''}".strip(),
-                            status=resp.status,
-                            body=text,
-                        )
-                    async for chunk in resp.content.iter_chunked(chunk_size):
-                        await sink.write(chunk)
-                        done += len(chunk)
-                        await _report(progress, done, total)
-                if total is not None and done != total:
-                    raise _Retryable(f"connection closed after {done} of {total} bytes")
+                        error = await _media_error(resp)
+                        headers = resp.headers
+                    if error is None:
+                        receiving = True
+                        async for chunk in resp.content.iter_chunked(chunk_size):
+                            await sink.write(chunk)
+                            done += len(chunk)
+                            await _report(progress, done, total)
+            except APIConnectionError as exc:
+                failure = exc
+            if error is not None:
+                await attempts.retry_after_status(error, headers)
+                continue
+            if failure is None and (total is None or done == total):
                 break
-            except _Retryable as exc:
-                failure: CompositionsError = exc.error(shown)
-                cut_short = True
-            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-                # ValueError: aiohttp refusing a URL it cannot fetch.
-                failure = wrap_transport_error(exc, "GET", shown, before_send=False)
-                cut_short = isinstance(exc, aiohttp.ClientPayloadError)
-            if attempt >= retry.max_attempts:
+            if receiving and total is not None:
                 # A body cut short (by the server, or a connection dropped mid-body) is an
                 # incomplete file: say how much arrived rather than "connection failed".
-                if total is not None and cut_short:
-                    failure = DownloadError(
-                        f"media download incomplete after {attempt} attempts: "
-                        f"{done} of {total} bytes",
-                        expected=total,
-                        received=done,
-                    )
-                # Raised here, outside the except clause: nothing chains to the aiohttp
-                # exception (its request_info holds the pre-signed URL).
-                raise failure
-            delay = retry.backoff(attempt)
-            logger.debug(
-                "resuming download of %s at byte %d after %s (attempt %d of %d) in %.3fs",
-                shown,
-                done,
-                failure,
-                attempt + 1,
-                retry.max_attempts,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            attempt += 1
+                short = DownloadError(
+                    f"media download incomplete after {attempts.number} attempts: "
+                    f"{done} of {total} bytes",
+                    expected=total,
+                    received=done,
+                )
+                await attempts.retry_after_failure(short)
+            else:
+                assert failure is not None
+                await attempts.retry_after_failure(failure)
     except BaseException:
         sink.abort()
         raise
     return DownloadResult(path=sink.commit(), size=done, content_type=content_type)
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt (a 5xx, or a body shorter than announced)."""
-
-    def error(self, shown: str) -> CompositionsError:
-        """The error to raise when no attempt is left."""
-        return APIConnectionError(f"media download failed: GET {shown} ({self})", url=shown)

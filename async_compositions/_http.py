@@ -7,7 +7,9 @@ from collections.abc import Mapping
 import attrs
 from yarl import URL
 
-__all__ = ["HttpRequest", "HttpResponse"]
+from .errors import ResponseDecodeError
+
+__all__ = ["HttpRequest", "HttpResponse", "Origin"]
 
 
 @attrs.frozen(slots=True)
@@ -24,6 +26,24 @@ class HttpRequest:
     # Statuses that mean success on a resend after an attempt that may have been processed:
     # a 404 to a resent DELETE means the first attempt deleted it.
     resent_ok: frozenset[int] = frozenset()
+    # Headers of this request only (Range on a resumed download).
+    headers: tuple[tuple[str, str], ...] = ()
+    # False for a pre-signed media URL: it is fetched without the provider's credentials.
+    authenticated: bool = True
+
+
+@attrs.frozen(slots=True)
+class Origin:
+    """Where a record came from: what a decode error reports once the body is gone."""
+
+    status: int | None
+    request_id: str | None
+
+    def decode_error(self, message: str, quote: str = "") -> ResponseDecodeError:
+        """The one way the library describes a response it cannot decode."""
+        return ResponseDecodeError(
+            message, status=self.status, body=quote, request_id=self.request_id
+        )
 
 
 @attrs.frozen(slots=True)
@@ -34,8 +54,18 @@ class HttpResponse:
     headers: Mapping[str, str]
     body: bytes
     url: URL
+    request_id: str | None = None
 
     @property
     def text(self) -> str:
         """The body decoded as UTF-8, invalid bytes replaced."""
         return self.body.decode("utf-8", "replace")
+
+    @property
+    def origin(self) -> Origin:
+        """The status and request id, without the body."""
+        return Origin(self.status, self.request_id)
+
+    def decode_error(self, message: str) -> ResponseDecodeError:
+        """A ResponseDecodeError quoting this response's body."""
+        return self.origin.decode_error(message, self.text)

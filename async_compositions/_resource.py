@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncGenerator, Hashable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, Generic, TypeVar
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from ._dialect import Dialect
@@ -21,26 +20,36 @@ from ._download import (
     check_progress,
     download_media,
 )
-from ._http import HttpRequest
-from ._paging import Page, stream_items
+from ._http import HttpRequest, HttpResponse
+from ._listing import Listing
+from ._paging import Page
+from ._stream import stream_items
 from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
 from ._transport import Transport
 from ._validate import check_int_range, check_limit, check_prefetch
 from ._wait import Waiters, wait_until_settled
 from .status import CompositionStatus
 
-__all__ = ["ResourceCore"]
+__all__ = ["DOWNLOAD_TIMEOUT", "ResourceCore"]
 
 M = TypeVar("M")
 C = TypeVar("C", bound=Hashable)
 
+# A large file takes as long as it takes: bound the connect and each read, not the total.
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
 
-class ResourceCore(Generic[M, C]):
-    """Runs a dialect's requests through the transport; provider classes add typed verbs."""
+
+class ResourceCore(Generic[M]):
+    """Runs a dialect's requests through the transport; provider classes add typed verbs.
+
+    ``timeout=`` on every verb bounds each HTTP request the verb makes (each attempt):
+    seconds, an ``aiohttp.ClientTimeout``, or None for no limit. ``wait()`` is the one verb
+    whose ``timeout=`` is an overall deadline; its requests take ``request_timeout=``.
+    """
 
     __slots__ = ("_dialect", "_transport", "_waiters")
 
-    def __init__(self, transport: Transport, dialect: Dialect[M, C]) -> None:
+    def __init__(self, transport: Transport, dialect: Dialect[M]) -> None:
         self._transport = transport
         self._dialect = dialect
         self._waiters = Waiters()
@@ -59,35 +68,44 @@ class ResourceCore(Generic[M, C]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
-    def _timeout(self, timeout: TimeoutArg) -> Any:
-        if timeout is NOT_GIVEN:
-            return None
+    def _timeout(self, timeout: TimeoutArg) -> aiohttp.ClientTimeout:
         return to_client_timeout(timeout, self._transport.timeout)
 
-    async def _send_item(self, request: HttpRequest, timeout: TimeoutArg) -> M:
-        response = await self._transport.send(request, timeout=self._timeout(timeout))
-        return self._dialect.parse_item(response)
+    async def _send(self, request: HttpRequest, timeout: TimeoutArg) -> HttpResponse:
+        return await self._transport.send(request, self._timeout(timeout))
+
+    async def _item(self, request: HttpRequest, timeout: TimeoutArg) -> M:
+        return self._dialect.parse_item(await self._send(request, timeout))
 
     async def fetch(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> M:
         """Fetch one composition by id (a Twilio SID or a Telnyx UUID)."""
-        return await self._send_item(self._dialect.fetch_request(id), timeout)
+        return await self._item(self._dialect.fetch_request(id), timeout)
 
     async def delete(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> None:
         """Delete a composition (Twilio keeps its record, status ``deleted``, for 30 days)."""
-        request = self._dialect.delete_request(id)
-        await self._transport.send(request, timeout=self._timeout(timeout))
+        await self._send(self._dialect.delete_request(id), timeout)
 
-    async def wait(self, id: str, *, timeout: float = 600.0, poll_interval: float = 2.0) -> M:
+    async def wait(
+        self,
+        id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 2.0,
+        request_timeout: TimeoutArg = NOT_GIVEN,
+    ) -> M:
         """Poll with backoff until the composition is completed, failed or deleted.
 
-        Raises CompositionFailedError (carrying the model) on failure and WaitTimeoutError
-        at the deadline. ``notify()``, fed by webhook events, wakes it before the next poll.
+        ``timeout`` is the overall deadline in seconds; ``request_timeout`` bounds each
+        poll's request. Raises CompositionFailedError (carrying the model) on failure and
+        WaitTimeoutError at the deadline. ``notify()``, fed by webhook events, wakes it
+        before the next poll.
         """
         request = self._dialect.fetch_request(id)
+        per_request = self._timeout(request_timeout)
         event = self._waiters.register(id)
         try:
             return await wait_until_settled(
-                functools.partial(self._send_item, request, NOT_GIVEN),
+                functools.partial(self._item, request, per_request),
                 _status_of,
                 id,
                 event,
@@ -117,7 +135,9 @@ class ResourceCore(Generic[M, C]):
         Written to a temporary file beside the destination and renamed only when complete;
         resumed with Range after a dropped connection; the byte count is checked against
         Content-Length; ``progress(done, total)`` is called after every chunk. The media
-        URL is pre-signed, so it is fetched without provider credentials.
+        URL is pre-signed, so it is fetched without provider credentials. ``timeout``
+        bounds each request (the media URL lookup and each media attempt); by default a
+        media request has no total limit, only connect and per-read ones.
         """
         # Everything the caller passed is checked before the media URL is asked for.
         destination = check_destination(dest)
@@ -127,33 +147,36 @@ class ResourceCore(Generic[M, C]):
         url = await self.media_url(id, timeout=timeout)
         suffix = PurePosixPath(url.path).suffix or ".media"
         return await download_media(
-            self._transport.sessions.get(),
+            self._transport,
             url,
             destination.sink(f"{id}{suffix}"),
             progress=on_progress,
             chunk_size=size,
             timeout=media_timeout,
-            retry=self._transport.retry,
         )
 
-    async def _fetch_page(self, query: Any, timeout: Any, cursor: C) -> Page[M]:
-        request = self._dialect.page_request(query, cursor)
-        response = await self._transport.send(request, timeout=timeout)
-        page = self._dialect.parse_page(response, cursor)
-        return attrs.evolve(page, fetcher=functools.partial(self._fetch_page, query, timeout))
+    # -- listings ---------------------------------------------------------------------------
 
-    async def _fetch_body(self, query: Any, timeout: Any, cursor: C) -> Callable[[], Page[M]]:
-        """A stream's page request: the body is parsed only when the consumer reaches it.
-
-        A prefetched page waits as its JSON body, the smallest form it has (its dicts
-        take about three times the space), and parsing stays off the prefetch path.
-        """
-        request = self._dialect.page_request(query, cursor)
-        response = await self._transport.send(request, timeout=timeout)
-        return functools.partial(self._dialect.parse_page, response, cursor, decode=False)
-
-    async def _page(self, query: Any, cursor: C, timeout: TimeoutArg) -> Page[M]:
-        return await self._fetch_page(query, self._timeout(timeout), cursor)
+    async def _page(
+        self, listing: Listing[Any], cursor: Any, timeout: aiohttp.ClientTimeout
+    ) -> Page[M]:
+        """One page, fully decoded, that can fetch the one after it."""
+        response = await self._transport.send(listing.request(cursor), timeout)
+        batch = listing.parse(response, cursor)
+        following = batch.following
+        return Page(
+            items=self._dialect.decode_batch(batch),
+            has_next=bool(following),
+            next_page_url=batch.next_page_url,
+            next_page_number=batch.next_page_number,
+            page_number=batch.page_number,
+            page_size=batch.page_size,
+            total_pages=batch.total_pages,
+            total_results=batch.total_results,
+            next=functools.partial(self._page, listing, following[0], timeout)
+            if following
+            else None,
+        )
 
     def _plan(self, limit: object, page_size: object) -> tuple[int | None, int | None, int]:
         """Validate limit/page_size; return (limit, page size to send, page size to plan by)."""
@@ -170,31 +193,40 @@ class ResourceCore(Generic[M, C]):
 
     def _stream(
         self,
-        query: Any,
-        first: C,
+        filters: Mapping[str, Any],
         *,
-        limit: int | None,
-        plan_size: int,
+        limit: object,
+        page_size: object,
         prefetch: object,
         timeout: TimeoutArg,
     ) -> AsyncGenerator[M, None]:
+        """Check everything now (a generator would check only at its first step), then stream."""
+        checked_limit, send_size, plan_size = self._plan(limit, page_size)
+        listing = self._dialect.listing(filters, send_size)
         depth = check_prefetch(prefetch, self._dialect.max_prefetch)
+        fetch_timeout = self._timeout(timeout)
+
+        async def fetch(cursor: Any) -> HttpResponse:
+            return await self._transport.send(listing.request(cursor), fetch_timeout)
+
         return stream_items(
-            functools.partial(self._fetch_body, query, self._timeout(timeout)),
-            first,
-            limit=limit,
+            listing,
+            fetch,
+            self._dialect.decode,
+            self._dialect.item_key,
+            limit=checked_limit,
             page_size=plan_size,
             prefetch=depth,
-            key=self._dialect.item_key,
             spawn=self._transport.sessions.spawn,
         )
 
-    async def _list(self, stream: AsyncIterator[M]) -> list[M]:
+    async def _list(
+        self, filters: Mapping[str, Any], *, limit: object, page_size: object, timeout: TimeoutArg
+    ) -> list[M]:
+        stream = self._stream(
+            filters, limit=limit, page_size=page_size, prefetch=1, timeout=timeout
+        )
         return [item async for item in stream]
-
-
-# A large file takes as long as it takes: bound the connect and each read, not the total.
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
 
 
 def _status_of(model: Any) -> CompositionStatus | None:

@@ -17,6 +17,7 @@ __all__ = [
     "check_day",
     "check_int_list",
     "check_int_range",
+    "check_known",
     "check_layout",
     "check_limit",
     "check_prefetch",
@@ -51,6 +52,13 @@ def check_int_range(value: object, low: int, high: int, what: str) -> int:
     if not low <= value <= high:
         raise ValueError(f"{what} must be between {low} and {high}, got {value}")
     return value
+
+
+def check_known(params: Mapping[str, Any], allowed: Iterable[str], verb: str) -> None:
+    """Refuse a parameter the provider does not have (a typo would otherwise be dropped)."""
+    unknown = set(params) - set(allowed)
+    if unknown:
+        raise TypeError(f"{verb}() got unexpected parameters: {', '.join(sorted(unknown))}")
 
 
 def check_limit(value: object) -> int | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from .errors import ResponseDecodeError
+from ._http import Origin
 
 __all__ = ["VideoLayout"]
 
@@ -21,13 +22,15 @@ class VideoLayout(Mapping[str, R], Generic[R]):
     regions.
     """
 
-    __slots__ = ("_decode", "_raw", "_regions")
+    __slots__ = ("_decode", "_raw", "_regions", "origin")
 
     def __init__(self, raw: Mapping[str, Any], decode: Callable[[Any], R]) -> None:
         self._raw = raw
         self._decode = decode
         # Allocated on first read: most layouts are never read.
         self._regions: dict[str, R] | None = None
+        #: The response the layout came in (status and request id), for decode errors.
+        self.origin: Origin | None = None
 
     def __getitem__(self, name: str) -> R:
         regions = self._regions
@@ -39,11 +42,12 @@ class VideoLayout(Mapping[str, R], Generic[R]):
         try:
             region = self._decode(raw)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise ResponseDecodeError(
-                f"video_layout region {name!r} did not decode ({type(exc).__name__}: {exc})"
-            ) from None
-        regions[name] = region
-        return region
+            message = f"video_layout region {name!r} did not decode ({type(exc).__name__}: {exc})"
+        else:
+            regions[name] = region
+            return region
+        origin = self.origin or Origin(None, None)
+        raise origin.decode_error(message, json.dumps(raw, default=str))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)

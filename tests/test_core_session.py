@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from async_compositions import _transport
+from async_compositions import _attempts
 from async_compositions._http import HttpRequest, HttpResponse
 from async_compositions._log import redact_url
 from async_compositions._session import SessionManager
@@ -310,7 +310,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         await real_sleep(0)
 
     fake_asyncio = types.SimpleNamespace(**{**vars(asyncio), "sleep": fake_sleep})
-    monkeypatch.setattr(_transport, "asyncio", fake_asyncio)
+    monkeypatch.setattr(_attempts, "asyncio", fake_asyncio)
     return recorded
 
 
@@ -335,6 +335,17 @@ def _no_jitter(ceiling: float) -> float:
     return ceiling
 
 
+class _Transport(Transport):
+    """The client's transport; a test that names no timeout gets the client's default."""
+
+    __slots__ = ()
+
+    async def send(  # type: ignore[override]
+        self, request: HttpRequest, timeout: aiohttp.ClientTimeout | None = None
+    ) -> HttpResponse:
+        return await super().send(request, timeout or self.timeout)
+
+
 @pytest.fixture
 async def make_transport() -> AsyncIterator[Callable[..., Transport]]:
     managers: list[SessionManager] = []
@@ -349,12 +360,14 @@ async def make_transport() -> AsyncIterator[Callable[..., Transport]]:
     ) -> Transport:
         manager = SessionManager(pool_size=pool_size)
         managers.append(manager)
-        return Transport(
+        return _Transport(
             sessions=manager,
             headers=headers or {"User-Agent": "tests/1", "Authorization": "Bearer k"},
+            anonymous_headers={"User-Agent": "tests/1"},
             timeout=timeout or aiohttp.ClientTimeout(total=10),
             retry=retry or RetryPolicy(jitter=_no_jitter),
             parse_error=parse_error or ErrorHook(),
+            request_id_header="x-request-id",
         )
 
     yield make
@@ -595,7 +608,7 @@ async def test_create_retried_after_connection_refused_is_sent_once(
     srv = Server()
     srv.script = [reply(201)]
     srv.server = TestServer(srv.server.app, host="127.0.0.1", port=port)
-    fake_asyncio = _transport.asyncio
+    fake_asyncio = _attempts.asyncio
     recording_sleep = fake_asyncio.sleep
 
     async def start_server_then_sleep(delay: float) -> None:

@@ -26,7 +26,9 @@ def response(payload: Any, *, request_id: str = "RQ123") -> HttpResponse:
     headers = CIMultiDictProxy(
         CIMultiDict({"Twilio-Request-Id": request_id, "x-request-id": request_id})
     )
-    return HttpResponse(status=200, headers=headers, body=body, url=URL("https://x.test/"))
+    return HttpResponse(
+        status=200, headers=headers, body=body, url=URL("https://x.test/"), request_id=request_id
+    )
 
 
 def twilio(**fields: Any) -> Any:

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
+from aioresponses import aioresponses
 from yarl import URL
 
-from async_compositions import NotFoundError, RetryPolicy
-from async_compositions._download import check_destination, download_media
+from async_compositions import NotFoundError, RetryPolicy, TelnyxClient
 from async_compositions.emulator import Emulator, RecordedRequest
 from async_compositions.errors import DownloadError
 
 SIZE = 300_000
+MEDIA_ID = "7103dc53-ee59-4b54-a58b-c77d99ceb037"
 # Resumes at once: the test is about what is resumed, not how long the pause is.
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
 
@@ -386,16 +386,16 @@ async def test_media_is_fetched_without_content_encoding(tmp_path: Path) -> None
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        async with aiohttp.ClientSession() as session:
-            result = await download_media(
-                session,
-                URL(f"http://{host}:{port}/media.mp4"),
-                check_destination(tmp_path / "m.mp4").sink("unused"),
-                progress=None,
-                chunk_size=65_536,
-                timeout=aiohttp.ClientTimeout(total=30),
-                retry=FAST,
+        origin = f"http://{host}:{port}"
+        record = {"id": MEDIA_ID, "download_url": f"{origin}/media.mp4"}
+        with aioresponses(passthrough=[origin]) as api:
+            api.get(
+                f"https://api.telnyx.com/v2/room_compositions/{MEDIA_ID}", payload={"data": record}
             )
+            async with TelnyxClient("KEY1", retry=FAST) as client:
+                result = await client.compositions.download(
+                    MEDIA_ID, tmp_path / "m.mp4", chunk_size=65_536
+                )
     finally:
         await runner.cleanup()
     assert seen == ["identity"]

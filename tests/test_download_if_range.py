@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from yarl import URL
+from aioresponses import aioresponses
 
-from async_compositions import RetryPolicy
-from async_compositions._download import check_destination, download_media
-from async_compositions._resource import DOWNLOAD_TIMEOUT
-from async_compositions._session import SessionManager
+from async_compositions import RetryPolicy, TelnyxClient
+from async_compositions._download import check_destination
 
 OLD = bytes(range(256)) * 400  # 102,400 bytes
 NEW = bytes(reversed(range(256))) * 400
@@ -49,11 +46,8 @@ class Media:
         return web.Response(body=body, headers={"ETag": etag})
 
 
-@pytest.fixture
-async def sessions() -> AsyncIterator[SessionManager]:
-    manager = SessionManager()
-    yield manager
-    await manager.aclose()
+ID = "7103dc53-ee59-4b54-a58b-c77d99ceb037"
+API = "https://api.telnyx.com/v2"
 
 
 async def serve(media: Media) -> tuple[web.AppRunner, str]:
@@ -69,20 +63,19 @@ async def serve(media: Media) -> tuple[web.AppRunner, str]:
 
 @pytest.mark.parametrize("changes", [False, True])
 async def test_resume_sends_if_range_and_restarts_when_the_file_changed(
-    tmp_path: Path, sessions: SessionManager, changes: bool
+    tmp_path: Path, changes: bool
 ) -> None:
     media = Media(changes=changes)
     runner, url = await serve(media)
     try:
-        result = await download_media(
-            sessions.get(),
-            URL(url),
-            check_destination(tmp_path / "out.mp4").sink("unused"),
-            progress=None,
-            chunk_size=8192,
-            timeout=DOWNLOAD_TIMEOUT,
-            retry=FAST,
-        )
+        with aioresponses(passthrough=[url.rsplit("/", 1)[0]]) as api:
+            api.get(
+                f"{API}/room_compositions/{ID}", payload={"data": {"id": ID, "download_url": url}}
+            )
+            async with TelnyxClient("KEY1", retry=FAST) as client:
+                result = await client.compositions.download(
+                    ID, tmp_path / "out.mp4", chunk_size=8192
+                )
     finally:
         await runner.cleanup()
     assert len(media.requests) == 2

@@ -222,7 +222,7 @@ async def test_null_in_optional_fields_is_none(twilio: TwilioClient, mocked: Any
     mocked.get(f"{TWILIO}/Compositions/{SID}", payload=record)
     comp = await twilio.compositions.fetch(SID)
     assert (comp.room_sid, comp.links, comp.resolution, comp.size) == (None, None, None, None)
-    assert comp.media_url is None
+    assert comp.media_link is None
 
 
 async def test_numbers_may_stand_for_text(twilio: TwilioClient, mocked: Any) -> None:

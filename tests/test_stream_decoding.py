@@ -63,10 +63,11 @@ async def test_a_streamed_decode_error_quotes_the_record_and_keeps_the_request_i
     assert info.value.message.startswith("composition did not decode")
 
 
-async def test_page_decode_errors_still_quote_the_whole_body() -> None:
+async def test_page_decode_errors_quote_the_record_too() -> None:
     with aioresponses() as mock:
-        mock.get(URL, payload=body(GOOD, BAD))
+        mock.get(URL, payload=body(GOOD, BAD), headers={"Twilio-Request-Id": "RQ5"})
         async with TwilioClient("AC" + "a" * 32, "token") as client:
             with pytest.raises(ResponseDecodeError) as info:
                 await client.compositions.page(page_size=2)
-    assert json.loads(info.value.body) == body(GOOD, BAD)
+    assert json.loads(info.value.body) == BAD
+    assert (info.value.status, info.value.request_id) == (200, "RQ5")

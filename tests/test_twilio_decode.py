@@ -137,7 +137,9 @@ async def test_every_list_example_decodes(
     assert page.has_next is False
     assert page.next_page_url is None
     assert page.page_size == raw["meta"]["page_size"]
-    assert page.page_number == 0
+    # Twilio counts pages from 0; Page.page_number counts from 1 on both providers.
+    assert raw["meta"]["page"] == 0 and page.page_number == 1
+    assert page.next_page_number is None
 
 
 def test_fetch_example_field_by_field() -> None:
@@ -165,7 +167,7 @@ def test_fetch_example_field_by_field() -> None:
     assert comp.video_layout["pip"].reuse == "none"
     assert (comp.bitrate, comp.size, comp.duration, comp.trim) == (64, 4, 6, True)
     assert comp.format == "webm"
-    assert comp.media_url == f"{BASE}/{SID}/Media"
+    assert comp.media_link == f"{BASE}/{SID}/Media"
 
 
 def test_create_example_field_by_field() -> None:
@@ -264,7 +266,7 @@ def test_minimal_composition_uses_defaults() -> None:
     assert comp.status is CompositionStatus.ENQUEUED
     assert (comp.bitrate, comp.duration, comp.size) == (0, 0, None)
     assert comp.video_layout is None
-    assert comp.media_url is None
+    assert comp.media_link is None
 
 
 def test_nulls_everywhere_nullable() -> None:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar, TypedDict
 
 import attrs
 from yarl import URL
 
 from .._decode import ModelHooks, load_json
-from .._dialect import DialectBase
+from .._dialect import Dialect
 from .._http import HttpRequest, HttpResponse
-from .._paging import Page
+from .._listing import Batch, Listing, filter_params
 from .._validate import (
     check_choice,
     check_day,
     check_int_range,
+    check_known,
     check_layout,
     check_str_list,
     check_url,
@@ -30,8 +31,11 @@ from ..status import CompositionStatus
 from .models import RoomComposition, VideoRegion
 
 __all__ = [
-    "ListQuery",
+    "FILTERS",
+    "TelnyxCreateParams",
     "TelnyxDialect",
+    "TelnyxFilters",
+    "TelnyxListing",
     "check_resolution",
     "check_uuid",
     "encode_video_layout",
@@ -46,6 +50,28 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 _hooks = ModelHooks(RoomComposition, VideoRegion)
 _INT32 = 2**31 - 1
+
+
+class TelnyxFilters(TypedDict, total=False):
+    """The filters of a Telnyx listing; each is optional. Days are dates or ``YYYY-MM-DD``."""
+
+    status: str | CompositionStatus | None
+    session_id: str | None
+    date_created_on: date | str | None
+    date_created_after: date | str | None
+    date_created_before: date | str | None
+
+
+class TelnyxCreateParams(TypedDict, total=False):
+    """What ``create()`` takes: Telnyx's own parameters."""
+
+    session_id: str | None
+    video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None
+    resolution: str | None
+    format: str | None
+    webhook_event_url: str | None
+    webhook_event_failover_url: str | None
+    webhook_timeout_secs: int | None
 
 
 def check_uuid(value: object, what: str) -> str:
@@ -105,66 +131,55 @@ def encode_video_layout(layout: object) -> dict[str, dict[str, Any]]:
     return check_layout(layout, _REGION_RULES, region_type=VideoRegion, unstructure=_sorted_region)
 
 
+# Each filter's query parameter and check, in the order the API documents them.
+FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
+    "date_created_on": ("filter[date_created_at][eq]", _check_date),
+    "date_created_after": ("filter[date_created_at][gte]", _check_date),
+    "date_created_before": ("filter[date_created_at][lte]", _check_date),
+    "session_id": ("filter[session_id]", lambda value, what: check_uuid(value, what)),
+    "status": ("filter[status]", lambda value, _: _check_status_filter(value)),
+}
+
+
 @attrs.frozen(slots=True)
-class ListQuery:
-    """The filters and page size of one listing; every page of it repeats them."""
-
-    params: tuple[tuple[str, str], ...] = ()
-
-
-@attrs.frozen(slots=True)
-class TelnyxDialect(DialectBase[RoomComposition]):
+class TelnyxDialect(Dialect[RoomComposition]):
     """Requests and responses of ``https://api.telnyx.com/v2/room_compositions``."""
 
     collection = "room_compositions"
     hooks = _hooks
-
     model = RoomComposition
     what = "room composition"
     request_id_header = "x-request-id"
-
-    max_page_size: int = 250
-    default_page_size: int = 20
+    max_page_size: ClassVar[int] = 250
+    default_page_size: ClassVar[int] = 20
     # Pages are numbered and meta.total_pages is known, so later pages can be fetched ahead.
-    max_prefetch: int = 8
+    max_prefetch: ClassVar[int] = 8
+    # 204 is documented; 200 is a success too.
+    deleted: ClassVar[frozenset[int]] = frozenset({200, 204})
 
-    def item_url(self, id: str) -> URL:
-        """``{base}/room_compositions/{id}`` after checking the id is a UUID."""
-        return self._item_url(check_uuid(id, "room composition id"))
+    def check_id(self, id: object) -> str:
+        """A room composition id: a UUID."""
+        return check_uuid(id, "room composition id")
 
     # -- requests -----------------------------------------------------------------------
 
-    def create_request(
-        self,
-        *,
-        session_id: str | None = None,
-        video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None = None,
-        resolution: str | None = None,
-        format: str | None = None,
-        webhook_event_url: str | None = None,
-        webhook_event_failover_url: str | None = None,
-        webhook_timeout_secs: int | None = None,
-    ) -> HttpRequest:
+    def create_request(self, params: Mapping[str, Any]) -> HttpRequest:
         """POST a JSON object; unset fields are left out."""
+        check_known(params, TelnyxCreateParams.__annotations__, "create")
         body: dict[str, Any] = {}
-        if session_id is not None:
+        if (session_id := params.get("session_id")) is not None:
             body["session_id"] = check_uuid(session_id, "session_id")
-        if video_layout is not None:
-            body["video_layout"] = encode_video_layout(video_layout)
-        if resolution is not None:
+        if (layout := params.get("video_layout")) is not None:
+            body["video_layout"] = encode_video_layout(layout)
+        if (resolution := params.get("resolution")) is not None:
             body["resolution"] = check_resolution(resolution)
-        if format is not None:
+        if (format := params.get("format")) is not None:
             body["format"] = check_choice(format, FORMATS, "format")
-        if webhook_event_url is not None:
-            body["webhook_event_url"] = check_url(webhook_event_url, "webhook_event_url")
-        if webhook_event_failover_url is not None:
-            body["webhook_event_failover_url"] = check_url(
-                webhook_event_failover_url, "webhook_event_failover_url"
-            )
-        if webhook_timeout_secs is not None:
-            body["webhook_timeout_secs"] = check_int_range(
-                webhook_timeout_secs, 0, 30, "webhook_timeout_secs"
-            )
+        for key in ("webhook_event_url", "webhook_event_failover_url"):
+            if (url := params.get(key)) is not None:
+                body[key] = check_url(url, key)
+        if (seconds := params.get("webhook_timeout_secs")) is not None:
+            body["webhook_timeout_secs"] = check_int_range(seconds, 0, 30, "webhook_timeout_secs")
         # Compact UTF-8, fields in alphabetical order and region dicts in the caller's order:
         # byte for byte what telnyx-python sends for the same arguments.
         ordered = {k: body[k] for k in sorted(body)}
@@ -180,77 +195,27 @@ class TelnyxDialect(DialectBase[RoomComposition]):
             expected=frozenset({200, 201, 202}),
         )
 
-    def fetch_request(self, id: str) -> HttpRequest:
-        """GET ``/room_compositions/{id}``."""
-        return HttpRequest("GET", self.item_url(id))
-
-    def delete_request(self, id: str) -> HttpRequest:
-        """DELETE ``/room_compositions/{id}``; 204 (documented) or 200 on success."""
-        return HttpRequest(
-            "DELETE",
-            self.item_url(id),
-            expected=frozenset({200, 204}),
-            # Gone on a resend: the attempt whose answer was lost deleted it.
-            resent_ok=frozenset({404}),
-        )
-
-    def list_query(
-        self,
-        *,
-        status: str | CompositionStatus | None = None,
-        session_id: str | None = None,
-        date_created_on: date | str | None = None,
-        date_created_after: date | str | None = None,
-        date_created_before: date | str | None = None,
-        page_size: int | None = None,
-    ) -> ListQuery:
-        """Check a listing's filters; keys in the order the API documents them."""
-        params: list[tuple[str, str]] = []
-        if date_created_on is not None:
-            day = _check_date(date_created_on, "date_created_on")
-            params.append(("filter[date_created_at][eq]", day))
-        if date_created_after is not None:
-            day = _check_date(date_created_after, "date_created_after")
-            params.append(("filter[date_created_at][gte]", day))
-        if date_created_before is not None:
-            day = _check_date(date_created_before, "date_created_before")
-            params.append(("filter[date_created_at][lte]", day))
-        if session_id is not None:
-            params.append(("filter[session_id]", check_uuid(session_id, "session_id")))
-        if status is not None:
-            params.append(("filter[status]", _check_status_filter(status)))
+    def listing(
+        self, filters: Mapping[str, Any], page_size: int | None, page_number: object = None
+    ) -> TelnyxListing:
+        """A listing of the room compositions matching ``filters`` (TelnyxFilters)."""
+        params = filter_params(filters, FILTERS)
         if page_size is not None:
             size = check_int_range(page_size, 1, self.max_page_size, "page_size")
             params.append(("page[size]", str(size)))
-        return ListQuery(tuple(params))
-
-    def check_page_number(self, value: object) -> int:
-        """A page number to resume a listing at (1 is the first page)."""
-        return check_int_range(value, 1, _INT32, "page_number")
-
-    def page_request(self, query: ListQuery, cursor: int) -> HttpRequest:
-        """GET page ``cursor`` of a listing.
-
-        Page 1 goes without ``page[number]`` and later pages append it, as telnyx-python
-        does; brackets are percent-encoded (``filter%5Bstatus%5D=...``).
-        """
-        params = list(query.params)
-        if cursor != 1:
-            params.append(("page[number]", str(cursor)))
-        url = self.collection_url
-        if not params:
-            return HttpRequest("GET", url)
-        return HttpRequest("GET", URL(f"{url}?{urllib.parse.urlencode(params)}", encoded=True))
+        first = (
+            1 if page_number is None else check_int_range(page_number, 1, 2**63 - 1, "page_number")
+        )
+        return TelnyxListing(self, first, tuple(params))
 
     # -- responses ----------------------------------------------------------------------
 
-    def parse_item(self, response: HttpResponse) -> RoomComposition:
-        """Decode ``{"data": {...}}``."""
-        data = load_json(response)
+    def unwrap_item(self, data: Any, response: HttpResponse) -> Any:
+        """``{"data": {...}}``."""
         record = data.get("data") if isinstance(data, dict) else None
         if not isinstance(record, dict):
-            raise self._decode_error('expected {"data": {...}}', response)
-        return self._structure(record, response)
+            raise response.decode_error('expected {"data": {...}}')
+        return record
 
     def parse_media_url(self, response: HttpResponse, id: str) -> URL:
         """A composition's ``download_url``; NotFoundError while it has none."""
@@ -260,52 +225,9 @@ class TelnyxDialect(DialectBase[RoomComposition]):
             raise NotFoundError(
                 f"composition {id} has no download_url yet (status {status})",
                 status=404,
-                request_id=response.headers.get(self.request_id_header),
+                request_id=response.request_id,
             )
-        return self._media_target(composition.download_url, response)
-
-    def parse_page(
-        self, response: HttpResponse, cursor: int, *, decode: bool = True
-    ) -> Page[RoomComposition]:
-        """Decode ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``.
-
-        With ``decode=False`` the items stay JSON objects and ``Page.decoder`` turns each
-        into a model: a stream decodes an item when its consumer reaches it, so decoding
-        is not on the path of the request that prefetches the next page.
-        """
-        data = load_json(response)
-        if not isinstance(data, dict):
-            raise self._decode_error("list response is not a JSON object", response)
-        meta = data.get("meta")
-        # Without meta there is no way to know where the listing ends: stop, never loop.
-        if not isinstance(meta, dict):
-            raise self._decode_error("list response has no meta object", response)
-        records = data.get("data")
-        if not isinstance(records, list):
-            raise self._decode_error("list response has no data array", response)
-        total_pages = _meta_int(meta, "total_pages")
-        if total_pages is None:
-            raise self._decode_error("meta.total_pages is missing or not an integer", response)
-        page_number = _meta_int(meta, "page_number")
-        if page_number is None:
-            page_number = cursor
-        items, decoder = self._page_items(records, response, decode)
-        has_next = page_number < total_pages
-        following: tuple[int, ...] = ()
-        if has_next:
-            # Only as many as may be fetched ahead; listings can run to thousands of pages.
-            last = min(total_pages, page_number + self.max_prefetch)
-            following = tuple(range(page_number + 1, last + 1))
-        return Page(
-            items=items,
-            has_next=has_next,
-            page_number=page_number,
-            page_size=_meta_int(meta, "page_size"),
-            total_pages=total_pages,
-            total_results=_meta_int(meta, "total_results"),
-            following=following,
-            decoder=None if decode else decoder,
-        )
+        return self.media_target(composition.download_url, response)
 
     def parse_error(self, response: HttpResponse) -> APIError:
         """Any documented error shape: ``{"errors": [...]}``, an error, ``{success, message}``."""
@@ -340,15 +262,71 @@ class TelnyxDialect(DialectBase[RoomComposition]):
             message,
             status=response.status,
             code=code,
-            request_id=response.headers.get(self.request_id_header),
+            request_id=response.request_id,
             more_info=more_info,
             body=text,
             errors=errors,
         )
 
-    def item_key(self, item: RoomComposition) -> Hashable:
-        """Room compositions are identified by id."""
-        return item.id
+
+class TelnyxListing(Listing[int]):
+    """Telnyx pages are numbered and meta.total_pages is known, so later pages can be
+    requested ahead of time."""
+
+    __slots__ = ("_dialect", "_params")
+
+    def __init__(self, dialect: TelnyxDialect, first: int, params: tuple[tuple[str, str], ...]):
+        super().__init__(first)
+        self._dialect = dialect
+        self._params = params
+
+    def request(self, cursor: int) -> HttpRequest:
+        """GET page ``cursor``.
+
+        Page 1 goes without ``page[number]`` and later pages append it, as telnyx-python
+        does; brackets are percent-encoded (``filter%5Bstatus%5D=...``).
+        """
+        params = list(self._params)
+        if cursor != 1:
+            params.append(("page[number]", str(cursor)))
+        url = self._dialect.collection_url
+        if not params:
+            return HttpRequest("GET", url)
+        return HttpRequest("GET", URL(f"{url}?{urllib.parse.urlencode(params)}", encoded=True))
+
+    def parse(self, response: HttpResponse, cursor: int) -> Batch[int]:
+        """Read ``{"data": [...], "meta": {page_number, page_size, total_pages, ...}}``."""
+        data = load_json(response)
+        if not isinstance(data, dict):
+            raise response.decode_error("list response is not a JSON object")
+        meta = data.get("meta")
+        # Without meta there is no way to know where the listing ends: stop, never loop.
+        if not isinstance(meta, dict):
+            raise response.decode_error("list response has no meta object")
+        records = data.get("data")
+        if not isinstance(records, list):
+            raise response.decode_error("list response has no data array")
+        total_pages = _meta_int(meta, "total_pages")
+        if total_pages is None:
+            raise response.decode_error("meta.total_pages is missing or not an integer")
+        page_number = _meta_int(meta, "page_number")
+        if page_number is None:
+            page_number = cursor
+        following: tuple[int, ...] = ()
+        if page_number < total_pages:
+            # Only as many as may be fetched ahead; listings can run to thousands of pages.
+            last = min(total_pages, page_number + self._dialect.max_prefetch)
+            following = tuple(range(page_number + 1, last + 1))
+        return Batch(
+            records,
+            following,
+            response.origin,
+            page_number=page_number,
+            page_size=_meta_int(meta, "page_size"),
+            total_pages=total_pages,
+            total_results=_meta_int(meta, "total_results"),
+            next_page_number=page_number + 1 if following else None,
+        )
 
 
 def _meta_int(meta: Mapping[str, Any], key: str) -> int | None:

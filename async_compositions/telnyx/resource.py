@@ -1,135 +1,79 @@
-"""``client.compositions`` for Telnyx: create, fetch, delete, page, stream, list."""
+"""``client.compositions`` for Telnyx: create, fetch, delete, page, stream, list, media."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
-from datetime import date
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Unpack
 
 from yarl import URL
 
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
-from ..status import CompositionStatus
-from ._dialect import TelnyxDialect
-from .models import RoomComposition, VideoRegion
+from ._dialect import TelnyxCreateParams, TelnyxDialect, TelnyxFilters
+from .models import RoomComposition
 
 __all__ = ["RoomCompositions"]
 
 
-class RoomCompositions(ResourceCore[RoomComposition, int]):
-    """Telnyx Room Compositions (API v2)."""
+class RoomCompositions(ResourceCore[RoomComposition]):
+    """Telnyx Room Compositions (API v2).
+
+    Filters (``page``, ``stream``, ``list``): ``status``, ``session_id``,
+    ``date_created_on``, ``date_created_after``, ``date_created_before`` (days).
+    """
 
     __slots__ = ()
     _dialect: TelnyxDialect
 
     async def create(
-        self,
-        *,
-        session_id: str | None = None,
-        video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None = None,
-        resolution: str | None = None,
-        format: str | None = None,
-        webhook_event_url: str | None = None,
-        webhook_event_failover_url: str | None = None,
-        webhook_timeout_secs: int | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
+        self, *, timeout: TimeoutArg = NOT_GIVEN, **params: Unpack[TelnyxCreateParams]
     ) -> RoomComposition:
-        """Start composing a room session's recordings (never sent twice)."""
-        request = self._dialect.create_request(
-            session_id=session_id,
-            video_layout=video_layout,
-            resolution=resolution,
-            format=format,
-            webhook_event_url=webhook_event_url,
-            webhook_event_failover_url=webhook_event_failover_url,
-            webhook_timeout_secs=webhook_timeout_secs,
-        )
-        return await self._send_item(request, timeout)
+        """Start composing a room session's recordings (never sent twice).
+
+        ``params``: ``session_id``, ``video_layout``, ``resolution``, ``format``,
+        ``webhook_event_url``, ``webhook_event_failover_url``, ``webhook_timeout_secs``.
+        """
+        return await self._item(self._dialect.create_request(params), timeout)
 
     async def page(
         self,
         *,
-        status: str | CompositionStatus | None = None,
-        session_id: str | None = None,
-        date_created_on: date | str | None = None,
-        date_created_after: date | str | None = None,
-        date_created_before: date | str | None = None,
         page_size: int | None = None,
         page_number: int | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        **filters: Unpack[TelnyxFilters],
     ) -> Page[RoomComposition]:
-        """Fetch one page; pass ``page_number`` (e.g. an earlier page's ``next_page_number``)
-        with the same filters to resume a listing."""
-        query = self._dialect.list_query(
-            status=status,
-            session_id=session_id,
-            date_created_on=date_created_on,
-            date_created_after=date_created_after,
-            date_created_before=date_created_before,
-            page_size=page_size,
-        )
-        cursor = 1 if page_number is None else self._dialect.check_page_number(page_number)
-        return await self._page(query, cursor, timeout)
+        """Fetch one page; pass an earlier page's ``next_page_number`` as ``page_number``,
+        with the same filters, to resume a listing."""
+        listing = self._dialect.listing(filters, page_size, page_number)
+        return await self._page(listing, listing.first, self._timeout(timeout))
 
     def stream(
         self,
         *,
-        status: str | CompositionStatus | None = None,
-        session_id: str | None = None,
-        date_created_on: date | str | None = None,
-        date_created_after: date | str | None = None,
-        date_created_before: date | str | None = None,
         limit: int | None = None,
         page_size: int | None = None,
         prefetch: int = 1,
         timeout: TimeoutArg = NOT_GIVEN,
+        **filters: Unpack[TelnyxFilters],
     ) -> AsyncGenerator[RoomComposition, None]:
         """Iterate room compositions in page order, with up to ``prefetch`` (1..8) later
         pages being fetched while the caller works on the current one."""
-        checked_limit, send_size, plan_size = self._plan(limit, page_size)
-        query = self._dialect.list_query(
-            status=status,
-            session_id=session_id,
-            date_created_on=date_created_on,
-            date_created_after=date_created_after,
-            date_created_before=date_created_before,
-            page_size=send_size,
-        )
         return self._stream(
-            query,
-            1,
-            limit=checked_limit,
-            plan_size=plan_size,
-            prefetch=prefetch,
-            timeout=timeout,
+            filters, limit=limit, page_size=page_size, prefetch=prefetch, timeout=timeout
         )
 
     async def list(
         self,
         *,
-        status: str | CompositionStatus | None = None,
-        session_id: str | None = None,
-        date_created_on: date | str | None = None,
-        date_created_after: date | str | None = None,
-        date_created_before: date | str | None = None,
         limit: int | None = None,
         page_size: int | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        **filters: Unpack[TelnyxFilters],
     ) -> list[RoomComposition]:
         """Every matching room composition (up to ``limit``) in one list."""
-        stream = self.stream(
-            status=status,
-            session_id=session_id,
-            date_created_on=date_created_on,
-            date_created_after=date_created_after,
-            date_created_before=date_created_before,
-            limit=limit,
-            page_size=page_size,
-            timeout=timeout,
-        )
-        return await self._list(stream)
+        return await self._list(filters, limit=limit, page_size=page_size, timeout=timeout)
 
     async def media_url(
         self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
@@ -141,6 +85,5 @@ class RoomCompositions(ResourceCore[RoomComposition, int]):
         """
         if ttl is not None:
             raise ValueError("Telnyx download URLs have a fixed lifetime; ttl must be None")
-        request = self._dialect.fetch_request(id)
-        response = await self._transport.send(request, timeout=self._timeout(timeout))
+        response = await self._send(self._dialect.fetch_request(id), timeout)
         return self._dialect.parse_media_url(response, id)

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, TypedDict, TypeGuard
 
 import attrs
 from yarl import URL
 
 from .._decode import ModelHooks, load_json
-from .._dialect import DialectBase
+from .._dialect import Dialect
 from .._http import HttpRequest, HttpResponse
+from .._listing import Batch, Listing, filter_params
 from .._log import redact_url
-from .._paging import Page
 from .._validate import (
     check_bool,
     check_choice,
     check_int_list,
     check_int_range,
+    check_known,
     check_layout,
     check_sid,
     check_str_list,
@@ -33,13 +34,52 @@ from ..errors import APIError, error_class_for_status
 from ..status import CompositionStatus
 from .models import Composition, VideoRegion
 
-__all__ = ["TwilioDialect", "check_resolution", "encode_video_layout"]
+__all__ = [
+    "TwilioCreateParams",
+    "TwilioDialect",
+    "TwilioFilters",
+    "TwilioListing",
+    "check_resolution",
+    "encode_video_layout",
+]
 
 FORM = "application/x-www-form-urlencoded"
 FORMATS = ("mp4", "webm")
 CALLBACK_METHODS = ("GET", "POST")
 
 _hooks = ModelHooks(Composition, VideoRegion)
+
+
+class TwilioFilters(TypedDict, total=False):
+    """The filters of a Twilio listing; each is optional."""
+
+    status: str | CompositionStatus | None
+    room_sid: str | None
+    #: Aware datetimes, sent in UTC.
+    date_created_after: datetime | None
+    date_created_before: datetime | None
+
+
+# Each filter's query parameter and check, in the order twilio-python sends them.
+FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
+    "status": ("Status", lambda value, _: CompositionStatus.parse_filter(value).value),  # type: ignore[arg-type]
+    "date_created_after": ("DateCreatedAfter", utc_z),
+    "date_created_before": ("DateCreatedBefore", utc_z),
+    "room_sid": ("RoomSid", lambda value, what: check_sid(value, "RM", what)),
+}
+
+
+class TwilioCreateParams(TypedDict, total=False):
+    """What ``create()`` takes besides the room: Twilio's own parameters, in snake_case."""
+
+    video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None
+    audio_sources: Sequence[str] | None
+    audio_sources_excluded: Sequence[str] | None
+    resolution: str | None
+    format: str | None
+    status_callback: str | None
+    status_callback_method: str | None
+    trim: bool | None
 
 
 def check_resolution(value: object) -> str:
@@ -85,7 +125,7 @@ def encode_video_layout(layout: object) -> str:
 
 
 @attrs.frozen(slots=True)
-class TwilioDialect(DialectBase[Composition]):
+class TwilioDialect(Dialect[Composition]):
     """Requests and responses of ``https://video.twilio.com/v1/Compositions``."""
 
     collection = "Compositions"
@@ -93,53 +133,42 @@ class TwilioDialect(DialectBase[Composition]):
     model = Composition
     what = "composition"
     request_id_header = "Twilio-Request-Id"
+    max_page_size: ClassVar[int] = 100
+    default_page_size: ClassVar[int] = 50
+    max_prefetch: ClassVar[int] = 1
+    deleted: ClassVar[frozenset[int]] = frozenset({204})
 
-    max_page_size: int = 100
-    default_page_size: int = 50
-    max_prefetch: int = 1
-
-    def item_url(self, sid: str) -> URL:
-        """``{base}/Compositions/{sid}`` after checking the SID."""
-        return self._item_url(check_sid(sid, "CJ", "composition sid"))
+    def check_id(self, id: object) -> str:
+        """A composition SID: ``CJ`` and 32 hex digits."""
+        return check_sid(id, "CJ", "composition sid")
 
     # -- requests -----------------------------------------------------------------------
 
-    def create_request(
-        self,
-        room_sid: str,
-        *,
-        video_layout: Mapping[str, VideoRegion | Mapping[str, Any]] | None = None,
-        audio_sources: Sequence[str] | None = None,
-        audio_sources_excluded: Sequence[str] | None = None,
-        resolution: str | None = None,
-        format: str | None = None,
-        status_callback: str | None = None,
-        status_callback_method: str | None = None,
-        trim: bool | None = None,
-    ) -> HttpRequest:
+    def create_request(self, room_sid: object, params: Mapping[str, Any]) -> HttpRequest:
         """POST a form with PascalCase fields; unset ones are left out."""
+        check_known(params, TwilioCreateParams.__annotations__, "create")
+        p = params
         fields: list[tuple[str, str]] = [("RoomSid", check_sid(room_sid, "RM", "room_sid"))]
-        if video_layout is None and audio_sources is None:
+        if p.get("video_layout") is None and p.get("audio_sources") is None:
             raise ValueError("create needs video_layout and/or audio_sources")
-        if video_layout is not None:
-            fields.append(("VideoLayout", encode_video_layout(video_layout)))
-        if audio_sources is not None:
-            fields += [("AudioSources", s) for s in check_str_list(audio_sources, "audio_sources")]
-        if audio_sources_excluded is not None:
-            excluded = check_str_list(audio_sources_excluded, "audio_sources_excluded")
-            fields += [("AudioSourcesExcluded", s) for s in excluded]
-        if resolution is not None:
+        if (layout := p.get("video_layout")) is not None:
+            fields.append(("VideoLayout", encode_video_layout(layout)))
+        for key, name in (
+            ("audio_sources", "AudioSources"),
+            ("audio_sources_excluded", "AudioSourcesExcluded"),
+        ):
+            if (sources := p.get(key)) is not None:
+                fields += [(name, s) for s in check_str_list(sources, key)]
+        if (resolution := p.get("resolution")) is not None:
             fields.append(("Resolution", check_resolution(resolution)))
-        if format is not None:
+        if (format := p.get("format")) is not None:
             fields.append(("Format", check_choice(format, FORMATS, "format")))
-        if status_callback is not None:
-            fields.append(("StatusCallback", check_url(status_callback, "status_callback")))
-        if status_callback_method is not None:
-            method = check_choice(
-                status_callback_method, CALLBACK_METHODS, "status_callback_method"
-            )
+        if (callback := p.get("status_callback")) is not None:
+            fields.append(("StatusCallback", check_url(callback, "status_callback")))
+        if (method := p.get("status_callback_method")) is not None:
+            method = check_choice(method, CALLBACK_METHODS, "status_callback_method")
             fields.append(("StatusCallbackMethod", method))
-        if trim is not None:
+        if (trim := p.get("trim")) is not None:
             fields.append(("Trim", "true" if check_bool(trim, "trim") else "false"))
         return HttpRequest(
             "POST",
@@ -150,21 +179,7 @@ class TwilioDialect(DialectBase[Composition]):
             expected=frozenset({201}),
         )
 
-    def fetch_request(self, id: str) -> HttpRequest:
-        """GET ``/Compositions/{sid}``."""
-        return HttpRequest("GET", self.item_url(id))
-
-    def delete_request(self, id: str) -> HttpRequest:
-        """DELETE ``/Compositions/{sid}``; 204 on success."""
-        return HttpRequest(
-            "DELETE",
-            self.item_url(id),
-            expected=frozenset({204}),
-            # Gone on a resend: the attempt whose answer was lost deleted it.
-            resent_ok=frozenset({404}),
-        )
-
-    def media_request(self, sid: str, *, ttl: int | None = None) -> HttpRequest:
+    def media_request(self, sid: object, *, ttl: object = None) -> HttpRequest:
         """GET ``/Compositions/{sid}/Media`` without following its redirect."""
         url = self.item_url(sid) / "Media"
         if ttl is not None:
@@ -183,37 +198,31 @@ class TwilioDialect(DialectBase[Composition]):
         if not isinstance(target, str) or not target:
             target = response.headers.get("Location")
         if not isinstance(target, str) or not target:
-            raise self._decode_error(
-                "media response has neither redirect_to nor Location", response
-            )
-        return self._media_target(target, response)
+            raise response.decode_error("media response has neither redirect_to nor Location")
+        return self.media_target(target, response)
 
-    def first_page_url(
-        self,
-        *,
-        status: str | CompositionStatus | None = None,
-        room_sid: str | None = None,
-        date_created_after: datetime | None = None,
-        date_created_before: datetime | None = None,
-        page_size: int | None = None,
-    ) -> URL:
-        """The URL of a listing's first page, filters in the order the official SDK sends."""
-        query: list[tuple[str, str]] = []
-        if status is not None:
-            query.append(("Status", CompositionStatus.parse_filter(status).value))
-        if date_created_after is not None:
-            query.append(("DateCreatedAfter", utc_z(date_created_after, "date_created_after")))
-        if date_created_before is not None:
-            query.append(("DateCreatedBefore", utc_z(date_created_before, "date_created_before")))
-        if room_sid is not None:
-            query.append(("RoomSid", check_sid(room_sid, "RM", "room_sid")))
+    def listing(self, filters: Mapping[str, Any], page_size: int | None) -> TwilioListing:
+        """A listing of the compositions matching ``filters`` (TwilioFilters)."""
+        query = filter_params(filters, FILTERS)
         if page_size is not None:
             size = check_int_range(page_size, 1, self.max_page_size, "page_size")
             query.append(("PageSize", str(size)))
         url = self.collection_url
-        if not query:
-            return url
-        return URL(f"{url}?{urllib.parse.urlencode(query)}", encoded=True)
+        if query:
+            url = URL(f"{url}?{urllib.parse.urlencode(query)}", encoded=True)
+        return TwilioListing(self, url)
+
+    def resume(self, page_url: object) -> TwilioListing:
+        """The listing an earlier page's ``next_page_url`` continues."""
+        if not isinstance(page_url, str | URL):
+            raise TypeError(f"page_url must be a str or yarl.URL, not {type(page_url).__name__}")
+        url = self.listing_url(page_url)
+        if url is None:
+            raise ValueError(
+                f"page_url must be a {self.collection} listing URL from an earlier page "
+                f"(no spaces), got {redact_url(str(page_url))[:200]!r}"
+            )
+        return TwilioListing(self, url)
 
     def listing_url(self, page_url: object) -> URL | None:
         """The URL to fetch for a listing URL, or None when it is not one.
@@ -237,70 +246,7 @@ class TwilioDialect(DialectBase[Composition]):
         own = self.collection_url
         return URL(f"{own}?{query}", encoded=True) if query else own
 
-    def resume_url(self, page_url: str | URL) -> URL:
-        """A caller's ``page_url`` (an earlier page's ``next_page_url``) as the URL to fetch."""
-        if not isinstance(page_url, str | URL):
-            raise TypeError(f"page_url must be a str or yarl.URL, not {type(page_url).__name__}")
-        url = self.listing_url(page_url)
-        if url is None:
-            raise ValueError(
-                f"page_url must be a {self.collection} listing URL from an earlier page "
-                f"(no spaces), got {redact_url(str(page_url))[:200]!r}"
-            )
-        return url
-
-    def page_request(self, query: object, cursor: URL) -> HttpRequest:
-        """GET a page URL verbatim: Twilio's next_page_url carries every filter and token."""
-        return HttpRequest("GET", cursor)
-
     # -- responses ----------------------------------------------------------------------
-
-    def parse_item(self, response: HttpResponse) -> Composition:
-        """Decode a composition object."""
-        return self._structure(load_json(response), response)
-
-    def parse_page(
-        self, response: HttpResponse, cursor: URL, *, decode: bool = True
-    ) -> Page[Composition]:
-        """Decode ``{"compositions": [...], "meta": {...}}``.
-
-        With ``decode=False`` the items stay JSON objects and ``Page.decoder`` turns each
-        into a model: a stream decodes an item when its consumer reaches it, so decoding
-        is not on the path of the request that prefetches the next page.
-        """
-        data = load_json(response)
-        meta = data.get("meta") if isinstance(data, dict) else None
-        if not isinstance(meta, dict):
-            raise self._decode_error("list response has no meta object", response)
-        key = meta.get("key") or "compositions"
-        if not isinstance(key, str):
-            raise self._decode_error("meta.key is not a string", response)
-        records = data.get(key)
-        if not isinstance(records, list):
-            raise self._decode_error(f"list response has no {key!r} array", response)
-        next_url = meta.get("next_page_url")
-        if next_url is not None and not isinstance(next_url, str):
-            raise self._decode_error("meta.next_page_url is not a string", response)
-        following: tuple[URL, ...] = ()
-        if next_url:
-            follow = self.listing_url(next_url)
-            if follow is None:
-                raise self._decode_error(
-                    "meta.next_page_url is not a Compositions listing URL", response
-                )
-            following = (follow,)
-        items, decoder = self._page_items(records, response, decode)
-        page_size = meta.get("page_size")
-        page_no = meta.get("page")
-        return Page(
-            items=items,
-            has_next=bool(next_url),
-            next_page_url=next_url or None,
-            page_number=page_no if isinstance(page_no, int) else None,
-            page_size=page_size if isinstance(page_size, int) else None,
-            following=following,
-            decoder=None if decode else decoder,
-        )
 
     def parse_error(self, response: HttpResponse) -> APIError:
         """Twilio's error JSON ``{code, message, more_info, status}``, or the raw text."""
@@ -325,11 +271,58 @@ class TwilioDialect(DialectBase[Composition]):
             message,
             status=response.status,
             code=code,
-            request_id=response.headers.get(self.request_id_header),
+            request_id=response.request_id,
             more_info=more_info,
             body=text,
         )
 
-    def item_key(self, item: Composition) -> Hashable:
-        """Compositions are identified by SID."""
-        return item.sid
+
+class TwilioListing(Listing[URL]):
+    """Twilio pages are linked: each names the next by URL (filters and PageToken in it)."""
+
+    __slots__ = ("_dialect",)
+
+    def __init__(self, dialect: TwilioDialect, first: URL) -> None:
+        super().__init__(first)
+        self._dialect = dialect
+
+    def request(self, cursor: URL) -> HttpRequest:
+        """GET a page URL verbatim: it carries every filter and the page token."""
+        return HttpRequest("GET", cursor)
+
+    def parse(self, response: HttpResponse, cursor: URL) -> Batch[URL]:
+        """Read ``{"compositions": [...], "meta": {...}}``."""
+        data = load_json(response)
+        meta = data.get("meta") if isinstance(data, dict) else None
+        if not isinstance(meta, dict):
+            raise response.decode_error("list response has no meta object")
+        key = meta.get("key") or "compositions"
+        if not isinstance(key, str):
+            raise response.decode_error("meta.key is not a string")
+        records = data.get(key)
+        if not isinstance(records, list):
+            raise response.decode_error(f"list response has no {key!r} array")
+        next_url = meta.get("next_page_url")
+        if next_url is not None and not isinstance(next_url, str):
+            raise response.decode_error("meta.next_page_url is not a string")
+        following: tuple[URL, ...] = ()
+        if next_url:
+            follow = self._dialect.listing_url(next_url)
+            if follow is None:
+                raise response.decode_error("meta.next_page_url is not a Compositions listing URL")
+            following = (follow,)
+        page = meta.get("page")
+        size = meta.get("page_size")
+        return Batch(
+            records,
+            following,
+            response.origin,
+            # Twilio counts pages from 0; Page.page_number counts from 1 on both providers.
+            page_number=page + 1 if _is_int(page) else None,
+            page_size=size if _is_int(size) else None,
+            next_page_url=next_url or None,
+        )
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 
 import attrs
@@ -61,6 +62,21 @@ class Composition:
         return self.sid
 
     @property
-    def media_url(self) -> str | None:
-        """The ``/Media`` sub-resource URL, when the response linked it."""
+    def media_link(self) -> str | None:
+        """The ``/Media`` sub-resource URL, when the response linked it.
+
+        It answers only with the account's credentials, and redirects to the media itself;
+        ``client.compositions.media_url(sid)`` gives that pre-signed URL.
+        """
         return self.links.get("media") if self.links else None
+
+    @property
+    def media_url(self) -> str | None:
+        """Deprecated name of ``media_link`` (not the pre-signed ``compositions.media_url()``)."""
+        warnings.warn(
+            "Composition.media_url is deprecated: use Composition.media_link (the /Media "
+            "resource) or await client.compositions.media_url(sid) (the pre-signed URL)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.media_link

@@ -1,22 +1,28 @@
-"""stream_items: ordering, prefetching, limits, termination and clean cancellation.
+"""stream(): ordering, prefetching, limits, termination, clean cancellation and memory.
 
-The fetch functions are fakes: no HTTP, no clock. Ordering is controlled with
-asyncio.Event gates and with ``asyncio.sleep(0)`` steps, which the event loop runs in
-a fixed order.
+The scheduler is driven with a fake listing and fake fetches: no HTTP, no clock. Ordering
+is controlled with asyncio.Event gates and with ``asyncio.sleep(0)`` steps, which the event
+loop runs in a fixed order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Hashable
 from typing import Any
 
 import attrs
 import pytest
+from yarl import URL
 
-from async_compositions._paging import Page, stream_items
+from async_compositions._http import HttpRequest, Origin
+from async_compositions._listing import Batch
+from async_compositions._listing import Listing as ListingBase
 from async_compositions._session import SessionManager
+from async_compositions._stream import stream_items
 from async_compositions.errors import ResponseDecodeError, ServerError
 
 
@@ -26,45 +32,62 @@ class Item:
     page: Any
 
 
+@attrs.frozen
+class Spec:
+    """What the fake server answers for one cursor: records and the cursors that follow."""
+
+    records: list[Any]
+    following: tuple[Any, ...] = ()
+
+
 def _key(item: Item) -> Hashable:
     return item.key
+
+
+def _decode(record: Any, origin: Origin) -> Any:
+    return record
 
 
 def _items(cursor: Any, count: int) -> list[Item]:
     return [Item(f"{cursor}-{i}", cursor) for i in range(count)]
 
 
-def numbered_pages(total: int, per_page: int) -> dict[Any, Page[Item] | BaseException]:
+def numbered_pages(total: int, per_page: int) -> dict[Any, Spec | BaseException]:
     """Pages 1..total; each announces every later page number, as numbered listings do."""
     return {
-        n: Page(
-            items=_items(n, per_page),
-            has_next=n < total,
-            page_number=n,
-            total_pages=total,
-            following=tuple(range(n + 1, total + 1)),
-        )
-        for n in range(1, total + 1)
+        n: Spec(_items(n, per_page), tuple(range(n + 1, total + 1))) for n in range(1, total + 1)
     }
 
 
-def linked_pages(*counts: int) -> dict[Any, Page[Item] | BaseException]:
+def linked_pages(*counts: int) -> dict[Any, Spec | BaseException]:
     """Pages "p1", "p2", ...; each knows only the next one, as next-page URLs do."""
     last = len(counts)
     return {
-        f"p{n}": Page(
-            items=_items(f"p{n}", count),
-            has_next=n < last,
-            following=(f"p{n + 1}",) if n < last else (),
-        )
+        f"p{n}": Spec(_items(f"p{n}", count), (f"p{n + 1}",) if n < last else ())
         for n, count in enumerate(counts, start=1)
     }
+
+
+class FakeListing(ListingBase[Any]):
+    """Parses the fake responses (Specs) into batches, recording when it does."""
+
+    def __init__(self, first: Any, parsed: list[Any] | None = None) -> None:
+        super().__init__(first)
+        self.parsed = parsed
+
+    def request(self, cursor: Any) -> HttpRequest:
+        return HttpRequest("GET", URL("http://unused.invalid/"))
+
+    def parse(self, response: Any, cursor: Any) -> Batch[Any]:
+        if self.parsed is not None:
+            self.parsed.append(("parse", cursor))
+        return Batch(list(response.records), response.following, Origin(200, "req-1"))
 
 
 class Listing:
     """A fake paged collection that records what the stream asks of it."""
 
-    def __init__(self, pages: dict[Any, Page[Item] | BaseException]) -> None:
+    def __init__(self, pages: dict[Any, Spec | BaseException]) -> None:
         self.pages = pages
         self.events: list[tuple[str, Any]] = []
         self.calls: list[Any] = []
@@ -74,7 +97,7 @@ class Listing:
         self.active = 0
         self.max_active = 0
         self.started: dict[Any, asyncio.Event] = {}
-        self.tasks: list[asyncio.Task[Page[Item]]] = []
+        self.tasks: list[asyncio.Task[Any]] = []
         self.on_fetch_start: list[Any] = []
 
     def gate(self, *cursors: Any) -> None:
@@ -85,7 +108,7 @@ class Listing:
     def started_event(self, cursor: Any) -> asyncio.Event:
         return self.started.setdefault(cursor, asyncio.Event())
 
-    async def fetch(self, cursor: Any) -> Page[Item]:
+    async def fetch(self, cursor: Any) -> Spec:
         self.calls.append(cursor)
         self.events.append(("fetch", cursor))
         for check in self.on_fetch_start:
@@ -111,7 +134,7 @@ class Listing:
         finally:
             self.active -= 1
 
-    def spawn(self, coro: Coroutine[Any, Any, Page[Item]]) -> asyncio.Task[Page[Item]]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self.tasks.append(task)
         return task
@@ -123,23 +146,25 @@ class Listing:
         limit: int | None = None,
         page_size: int = 3,
         prefetch: int = 1,
+        spawn: Any = None,
     ) -> AsyncGenerator[Item, None]:
         return stream_items(
-            self.fetch,
-            first,
+            FakeListing(first, self.events),
+            self.fetch,  # type: ignore[arg-type]
+            _decode,
+            _key,
             limit=limit,
             page_size=page_size,
             prefetch=prefetch,
-            key=_key,
-            spawn=self.spawn,
+            spawn=spawn or self.spawn,
         )
 
     def expected(self, *cursors: Any) -> list[Item]:
         out: list[Item] = []
         for cursor in cursors:
             page = self.pages[cursor]
-            assert isinstance(page, Page)
-            out.extend(page.items)
+            assert isinstance(page, Spec)
+            out.extend(page.records)
         return out
 
     def assert_nothing_pending(self) -> None:
@@ -294,7 +319,7 @@ async def test_a_single_empty_last_page_yields_nothing() -> None:
 
 async def test_a_full_page_saying_no_more_ends_the_stream() -> None:
     pages = linked_pages(3, 3)
-    pages["p3"] = Page(items=_items("p3", 3), has_next=False)  # never reached
+    pages["p3"] = Spec(_items("p3", 3))  # never reached
     listing = Listing(pages)
     assert len(await _drain(listing.stream("p1"))) == 6
     assert listing.calls == ["p1", "p2"]
@@ -303,21 +328,15 @@ async def test_a_full_page_saying_no_more_ends_the_stream() -> None:
 @pytest.mark.parametrize("repeat", ["p1", "p2"])
 async def test_a_repeated_next_page_cursor_raises_instead_of_looping(repeat: str) -> None:
     pages = linked_pages(2, 2)
-    pages["p2"] = Page(items=_items("p2", 2), has_next=True, following=(repeat,))
+    pages["p2"] = Spec(_items("p2", 2), (repeat,))
     listing = Listing(pages)
     received: list[Item] = []
-    with pytest.raises(ResponseDecodeError, match="repeated a next-page cursor"):
+    with pytest.raises(ResponseDecodeError, match="repeated a next-page cursor") as info:
         async for item in listing.stream("p1"):
             received.append(item)
+    assert (info.value.status, info.value.request_id) == (200, "req-1")
     assert received == listing.expected("p1")
     assert listing.calls == ["p1", "p2"]
-    listing.assert_nothing_pending()
-
-
-async def test_has_next_without_a_way_to_fetch_it_raises() -> None:
-    listing = Listing({"p1": Page(items=_items("p1", 2), has_next=True)})
-    with pytest.raises(ResponseDecodeError, match="more pages follow"):
-        await _drain(listing.stream("p1"))
     listing.assert_nothing_pending()
 
 
@@ -325,7 +344,7 @@ async def test_collection_shrinking_mid_stream_ends_it() -> None:
     total, prefetch = 10, 4
     pages = numbered_pages(total, per_page=3)
     # Records were deleted between requests: page 3 is now the last one.
-    pages[3] = Page(items=_items(3, 1), has_next=False, page_number=3, total_pages=3)
+    pages[3] = Spec(_items(3, 1))
     listing = Listing(pages)
     listing.gate(*range(4, total + 1))  # stale page requests never answer
     items = await _drain(listing.stream(1, prefetch=prefetch))
@@ -374,10 +393,8 @@ async def test_item_repeated_across_a_page_boundary_is_yielded_once() -> None:
     pages = linked_pages(3, 3)
     # An insert shifted the last record of page 1 onto page 2.
     shifted = pages["p1"]
-    assert isinstance(shifted, Page)
-    pages["p2"] = attrs.evolve(
-        shifted, items=[shifted.items[-1], *_items("p2", 2)], has_next=False, following=()
-    )
+    assert isinstance(shifted, Spec)
+    pages["p2"] = Spec([shifted.records[-1], *_items("p2", 2)])
     listing = Listing(pages)
     keys = [i.key for i in await _drain(listing.stream("p1"))]
     assert keys == ["p1-0", "p1-1", "p1-2", "p2-0", "p2-1"]
@@ -385,7 +402,7 @@ async def test_item_repeated_across_a_page_boundary_is_yielded_once() -> None:
 
 async def test_duplicates_do_not_count_against_the_limit() -> None:
     pages = linked_pages(2, 2)
-    pages["p2"] = Page(items=[Item("p1-1", "p2"), *_items("p2", 2)], has_next=False)
+    pages["p2"] = Spec([Item("p1-1", "p2"), *_items("p2", 2)])
     listing = Listing(pages)
     keys = [i.key for i in await _drain(listing.stream("p1", limit=3, page_size=2))]
     assert keys == ["p1-0", "p1-1", "p2-0"]
@@ -505,9 +522,7 @@ async def test_asyncio_timeout_cancels_prefetch(prefetch: int) -> None:
 async def test_session_manager_cancels_the_prefetch_of_an_abandoned_stream() -> None:
     manager = SessionManager()
     listing = _blocked_listing(1)
-    stream = stream_items(
-        listing.fetch, 1, limit=None, page_size=3, prefetch=1, key=_key, spawn=manager.spawn
-    )
+    stream = listing.stream(1, spawn=manager.spawn)
     await anext(stream)
     await listing.started_event(2).wait()
     await manager.aclose()
@@ -515,3 +530,240 @@ async def test_session_manager_cancels_the_prefetch_of_an_abandoned_stream() -> 
     assert all(task.done() for task in listing.tasks)
     await stream.aclose()
     listing.assert_nothing_pending()
+
+
+# --- closing the client under a stream ---------------------------------------------
+
+
+async def test_consumer_gets_runtime_error_when_client_closes_mid_stream() -> None:
+    sessions = SessionManager()
+    listing = Listing(numbered_pages(2, per_page=2))
+    listing.gate(2)
+    stream = listing.stream(1, page_size=2, spawn=sessions.spawn)
+    seen = [await anext(stream), await anext(stream)]
+    await listing.started_event(2).wait()
+    await sessions.aclose()
+    with pytest.raises(RuntimeError, match="client was closed"):
+        await anext(stream)
+    await stream.aclose()
+    assert seen == listing.expected(1)
+    listing.assert_nothing_pending()
+
+
+async def test_cancelling_the_consumer_still_raises_cancelled_error() -> None:
+    sessions = SessionManager()
+    listing = Listing(numbered_pages(2, per_page=2))
+    listing.gate(1)
+
+    async def consume() -> None:
+        async for _ in listing.stream(1, spawn=sessions.spawn):
+            pass
+
+    task = asyncio.ensure_future(consume())
+    await listing.started_event(1).wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await sessions.aclose()
+
+
+# --- what a stream holds -------------------------------------------------------------
+
+
+class Record(dict[str, Any]):
+    """A JSON object that can be weakly referenced, to see when the stream lets go of it."""
+
+
+def _model(record: Any, origin: Origin) -> Item:
+    return Item(record["key"], record["page"])
+
+
+def record_pages(pages: int, per_page: int) -> dict[Any, Spec | BaseException]:
+    return {
+        n: Spec(
+            [Record(key=f"{n}-{i}", page=n) for i in range(per_page)],
+            tuple(range(n + 1, pages + 1)),
+        )
+        for n in range(1, pages + 1)
+    }
+
+
+def _decoding_stream(listing: Listing, **kwargs: Any) -> AsyncGenerator[Item, None]:
+    return stream_items(
+        FakeListing(1, listing.events),
+        listing.fetch,  # type: ignore[arg-type]
+        _model,
+        _key,
+        limit=None,
+        page_size=kwargs.pop("page_size", 2),
+        prefetch=kwargs.pop("prefetch", 1),
+        spawn=listing.spawn,
+    )
+
+
+async def test_a_prefetched_page_is_parsed_only_when_the_consumer_reaches_it() -> None:
+    listing = Listing(record_pages(3, per_page=2))
+    async for item in _decoding_stream(listing, prefetch=2):
+        for _ in range(5):
+            await asyncio.sleep(0)
+        listing.events.append(("item", item.key))
+    steps = [event for event in listing.events if event[0] in ("parse", "item")]
+    assert steps == [
+        ("parse", 1), ("item", "1-0"), ("item", "1-1"),
+        ("parse", 2), ("item", "2-0"), ("item", "2-1"),
+        ("parse", 3), ("item", "3-0"), ("item", "3-1"),
+    ]  # fmt: skip
+    # Pages 2 and 3 had both arrived while page 1 was being consumed.
+    assert listing.events.index(("done", 3)) < listing.events.index(("parse", 2))
+
+
+async def test_each_record_is_released_once_decoded() -> None:
+    pages = record_pages(1, per_page=3)
+    spec = pages[1]
+    assert isinstance(spec, Spec)
+    refs = [weakref.ref(r) for r in spec.records]
+    pages[1] = Spec([], ())  # the listing's own copy is the only one left
+    listing = Listing(pages)
+    alive: list[int] = []
+
+    class Holder(FakeListing):
+        def parse(self, response: Any, cursor: Any) -> Batch[Any]:
+            records = list(spec.records)
+            spec.records.clear()
+            return Batch(records, (), Origin(200, None))
+
+    stream = stream_items(
+        Holder(1),
+        listing.fetch,  # type: ignore[arg-type]
+        _model,
+        _key,
+        limit=None,
+        page_size=3,
+        prefetch=1,
+        spawn=listing.spawn,
+    )
+    async for _ in stream:
+        alive.append(sum(ref() is not None for ref in refs))
+    # Freed by reference counting as each model is handed out.
+    assert alive == [2, 1, 0]
+
+
+async def test_a_consumed_page_is_released_before_the_next_one_arrives() -> None:
+    listing = Listing(record_pages(2, per_page=2))
+    listing.gate(2)
+    first = listing.pages[1]
+    assert isinstance(first, Spec)
+    held = list(first.records)
+    refs = [weakref.ref(r) for r in held]
+    del first
+    listing.pages[1] = Spec([], (2,))
+
+    class Once(FakeListing):
+        def parse(self, response: Any, cursor: Any) -> Batch[Any]:
+            if cursor == 1:
+                # The batch becomes the only holder of page 1's records.
+                records = held[:]
+                held.clear()
+                return Batch(records, (2,), Origin(200, None))
+            return Batch(list(response.records), (), Origin(200, None))
+
+    stream = stream_items(
+        Once(1),
+        listing.fetch,  # type: ignore[arg-type]
+        _model,
+        _key,
+        limit=None,
+        page_size=2,
+        prefetch=1,
+        spawn=listing.spawn,
+    )
+    assert (await anext(stream)).key == "1-0"
+    assert (await anext(stream)).key == "1-1"
+    pending = asyncio.ensure_future(anext(stream))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not pending.done()  # waiting for page 2
+    gc.disable()  # freed by reference counting, not by a later collection
+    try:
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+    listing.gates[2].set()
+    assert (await pending).key == "2-0"
+    await stream.aclose()
+
+
+class Cursor:
+    """A next-page link: hashable by value, weak-referenceable to see who keeps it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __hash__(self) -> int:
+        return hash(("cursor", self.n))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cursor) and other.n == self.n
+
+    def __str__(self) -> str:
+        return f"cursor {self.n}"
+
+
+async def test_a_long_listing_does_not_keep_the_cursors_it_followed() -> None:
+    followed: list[weakref.ref[Cursor]] = []
+
+    async def fetch(cursor: Cursor) -> Spec:
+        followed.append(weakref.ref(cursor))
+        more = cursor.n < 50
+        return Spec([Item(f"{cursor.n}", cursor.n)], (Cursor(cursor.n + 1),) if more else ())
+
+    keys: list[str] = []
+    stream = stream_items(
+        FakeListing(Cursor(1)),
+        fetch,  # type: ignore[arg-type]
+        _decode,
+        _key,
+        limit=None,
+        page_size=1,
+        prefetch=1,
+        spawn=asyncio.ensure_future,
+    )
+    async for m in stream:
+        keys.append(m.key)
+        if m.key == "50":  # still running: the cursors followed since the first are gone
+            gc.collect()
+            assert [ref() for ref in followed[1:49]] == [None] * 48
+    assert keys == [str(n) for n in range(1, 51)]
+
+
+async def test_a_repeated_cursor_is_still_caught_by_value() -> None:
+    async def fetch(cursor: Cursor) -> Spec:
+        # Page 3 links back to page 2 with a new but equal cursor object.
+        nxt = Cursor(2) if cursor.n == 3 else Cursor(cursor.n + 1)
+        return Spec([Item(f"{cursor.n}", cursor.n)], (nxt,))
+
+    seen: list[str] = []
+    stream = stream_items(
+        FakeListing(Cursor(1)),
+        fetch,  # type: ignore[arg-type]
+        _decode,
+        _key,
+        limit=None,
+        page_size=1,
+        prefetch=1,
+        spawn=asyncio.ensure_future,
+    )
+    with pytest.raises(ResponseDecodeError, match=r"repeated a next-page cursor \(cursor 2\)"):
+        async for m in stream:
+            seen.append(m.key)
+    assert seen == ["1", "2"]
+
+
+async def test_a_short_page_under_a_limit_still_fetches_the_rest() -> None:
+    """A duplicate dropped at a boundary leaves the page short of the limit: fetch on."""
+    pages = linked_pages(2, 2, 2)
+    pages["p2"] = Spec([Item("p1-1", "p2"), *_items("p2", 1)], ("p3",))
+    listing = Listing(pages)
+    keys = [i.key for i in await _drain(listing.stream("p1", limit=4, page_size=2))]
+    assert keys == ["p1-0", "p1-1", "p2-0", "p3-0"]
+    assert listing.calls == ["p1", "p2", "p3"]
