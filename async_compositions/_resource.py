@@ -79,7 +79,10 @@ class ResourceCore(Generic[M]):
 
     async def fetch(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> M:
         """Fetch one composition by id (a Twilio SID or a Telnyx UUID)."""
-        return await self._item(self._dialect.fetch_request(id), timeout)
+        # Spelled out rather than through _item: one coroutine frame fewer per await.
+        dialect = self._dialect
+        request = dialect.fetch_request(id)
+        return dialect.parse_item(await self._transport.send(request, self._timeout(timeout)))
 
     async def delete(self, id: str, *, timeout: TimeoutArg = NOT_GIVEN) -> None:
         """Delete a composition (Twilio keeps its record, status ``deleted``, for 30 days)."""

@@ -54,25 +54,49 @@ class Transport:
         self._request_id_header = request_id_header
 
     async def send(self, request: HttpRequest, timeout: aiohttp.ClientTimeout) -> HttpResponse:
-        """Send ``request``, retrying as the policy allows; return a read, released response."""
+        """Send ``request``, retrying as the policy allows; return a read, released response.
+
+        The attempt is written out here rather than in a helper coroutine: every await a
+        request makes passes through each coroutine frame above it.
+        """
         attempts: Attempts | None = None
         while True:
+            error: APIConnectionError | None = None
             try:
-                response = await self._send_once(request, timeout)
-            except APIConnectionError as exc:
+                resp = await self.sessions.get().request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=self._headers_for(request),
+                    timeout=timeout,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                )
+                try:
+                    body = await resp.read()
+                finally:
+                    resp.release()
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                # ValueError: aiohttp refusing a URL or header it cannot send.
+                error = wrap_transport_error(exc, request.method, request.url)
+            if error is not None:
+                # Handled outside the except clause, so that neither __cause__ nor
+                # __context__ leads to the aiohttp exception, whose request_info holds the
+                # Authorization header.
                 attempts = attempts or Attempts(self.retry, request)
-                await attempts.retry_after_failure(exc)
+                await attempts.retry_after_failure(error)
                 continue
-            if response.status in request.expected:
+            headers = resp.headers
+            status = resp.status
+            response = HttpResponse(
+                status, headers, body, resp.url, headers.get(self._request_id_header)
+            )
+            if status in request.expected:
                 return response
-            if (
-                attempts is not None
-                and attempts.maybe_processed
-                and response.status in request.resent_ok
-            ):
+            if attempts is not None and attempts.maybe_processed and status in request.resent_ok:
                 return response
             attempts = attempts or Attempts(self.retry, request)
-            await attempts.retry_after_status(self._parse_error(response), response.headers)
+            await attempts.retry_after_status(self._parse_error(response), headers)
 
     def _headers_for(self, request: HttpRequest) -> CIMultiDict[str]:
         headers = self._headers if request.authenticated else self._anonymous
@@ -82,31 +106,6 @@ class Transport:
                 headers["Content-Type"] = request.content_type
             headers.update(request.headers)
         return headers
-
-    async def _send_once(
-        self, request: HttpRequest, timeout: aiohttp.ClientTimeout
-    ) -> HttpResponse:
-        try:
-            async with self.sessions.get().request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=self._headers_for(request),
-                timeout=timeout,
-                allow_redirects=False,
-                raise_for_status=False,
-            ) as resp:
-                body = await resp.read()
-                headers = resp.headers
-                return HttpResponse(
-                    resp.status, headers, body, resp.url, headers.get(self._request_id_header)
-                )
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            # ValueError: aiohttp refusing a URL or header it cannot send.
-            error = wrap_transport_error(exc, request.method, request.url)
-        # Raised outside the except clause, so that neither __cause__ nor __context__ leads
-        # to the aiohttp exception, whose request_info holds the Authorization header.
-        raise error
 
     @asynccontextmanager
     async def open(

@@ -186,8 +186,7 @@ def webhook_handler(
     key = secret
     # Fail now on a malformed key or tolerance, not on the first delivery.
     telnyx_webhooks.load_public_key(key)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
+    telnyx_webhooks.check_tolerance(tolerance)
 
     async def telnyx_handler(request: web.Request) -> web.StreamResponse:
         return await finish(await telnyx_event(request, key, tolerance=tolerance))

@@ -17,8 +17,8 @@ class VideoLayout(Mapping[str, R], Generic[R]):
     """Region name -> typed region, read-only.
 
     A listing of thousands of compositions rarely looks at their layouts, so each region
-    is decoded the first time it is read (then kept): a third of the cost of decoding a
-    Twilio composition is its regions. It compares equal to a plain dict of the same
+    is decoded the first time it is read (then kept): the regions are a large share of the
+    cost of decoding a Twilio composition. It compares equal to a plain dict of the same
     regions.
     """
 

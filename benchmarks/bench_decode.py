@@ -119,27 +119,29 @@ def orjson_telnyx(body: bytes) -> Sequence[Any]:
 
 
 def ours_twilio() -> Decoder:
-    """``TwilioDialect.parse_page`` on an HttpResponse built from the bytes."""
+    """What ``page()`` does with the bytes: the listing parses, the dialect decodes."""
     dialect = TwilioDialect(URL(TWILIO_BASE))
     url = URL(f"{TWILIO_BASE}/Compositions?PageSize={PAGE_SIZE}")
+    listing = dialect.listing({}, PAGE_SIZE)
     headers = _headers()
 
     def decode(body: bytes) -> Sequence[Any]:
-        return dialect.parse_page(HttpResponse(200, headers, body, url), url).items
+        return dialect.decode_batch(listing.parse(HttpResponse(200, headers, body, url), url))
 
     return decode
 
 
 def ours_telnyx() -> Decoder:
-    """``TelnyxDialect.parse_page`` on an HttpResponse built from the bytes."""
+    """What ``page()`` does with the bytes: the listing parses, the dialect decodes."""
     assert TelnyxDialect is not None
     dialect = TelnyxDialect(URL(TELNYX_BASE))
     url = URL(f"{TELNYX_BASE}/room_compositions?page%5Bsize%5D={PAGE_SIZE}")
+    listing = dialect.listing({}, PAGE_SIZE)
     headers = _headers()
 
     def decode(body: bytes) -> Sequence[Any]:
         # The cursor only fills in a missing meta.page_number; every page here has one.
-        return dialect.parse_page(HttpResponse(200, headers, body, url), 1).items
+        return dialect.decode_batch(listing.parse(HttpResponse(200, headers, body, url), 1))
 
     return decode
 

@@ -99,10 +99,12 @@ def _decode_page(shape: str, body: bytes) -> list[Any]:
     if shape == "twilio":
         url = URL("https://video.twilio.com/v1/Compositions?PageSize=100")
         twilio = TwilioDialect(URL("https://video.twilio.com/v1"))
-        return twilio.parse_page(HttpResponse(200, _headers(), body, url), url).items
+        batch = twilio.listing({}, None).parse(HttpResponse(200, _headers(), body, url), url)
+        return twilio.decode_batch(batch)
     url = URL("https://api.telnyx.com/v2/room_compositions")
     telnyx = TelnyxDialect(URL("https://api.telnyx.com/v2"))
-    return telnyx.parse_page(HttpResponse(200, _headers(), body, url), 1).items
+    batch = telnyx.listing({}, None).parse(HttpResponse(200, _headers(), body, url), 1)
+    return telnyx.decode_batch(batch)
 
 
 def _traced(make: Callable[[], Any]) -> tuple[Any, int]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from .._timeouts import NOT_GIVEN, TimeoutArg
+from .._validate import check_day
 from ..errors import CompositionFailedError
 from ..retry import RetryPolicy
 from ..telnyx import RoomCompositions, TelnyxClient
@@ -24,9 +24,6 @@ __all__ = ["Job", "make_client", "prepare", "run"]
 Resource: TypeAlias = Compositions | RoomCompositions
 # A command ready to run: every option already checked, waiting for a resource to act on.
 Job: TypeAlias = Callable[[Resource, Output], Awaitable[int]]
-
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -71,11 +68,11 @@ def _day(text: str | None, flag: str) -> date | None:
     if text is None:
         return None
     try:
-        if _DAY.fullmatch(text):
-            return date.fromisoformat(text)
+        return check_day(text, flag)
     except ValueError:
-        pass
-    raise UsageError(f"{flag} must be a day like 2024-05-01 (Telnyx filters by day), got {text!r}")
+        raise UsageError(
+            f"{flag} must be a day like 2024-05-01 (Telnyx filters by day), got {text!r}"
+        ) from None
 
 
 def _layout(text: str | None) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "CompositionEvent",
+    "check_tolerance",
     "load_public_key",
     "parse_event",
     "verify",
@@ -101,7 +102,8 @@ def load_public_key(public_key: str | bytes) -> bytes:
     return raw
 
 
-def _check_tolerance(tolerance: object) -> int:
+def check_tolerance(tolerance: object) -> int:
+    """The replay window in whole seconds (an int >= 0)."""
     if isinstance(tolerance, bool) or not isinstance(tolerance, int):
         raise TypeError(f"tolerance must be an int of seconds, not {type(tolerance).__name__}")
     if tolerance < 0:
@@ -136,7 +138,7 @@ def verify_signature(
     """Raise WebhookVerificationError unless ``body`` is signed by ``public_key`` and fresh."""
     if not isinstance(body, bytes | bytearray):
         raise TypeError(f"body must be the raw request bytes, not {type(body).__name__}")
-    window = _check_tolerance(tolerance)
+    window = check_tolerance(tolerance)
     raw_key = load_public_key(public_key)
     signature_b64 = _header(headers, SIGNATURE_HEADER)
     stamp = _header(headers, TIMESTAMP_HEADER)
