@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from ._paging import Page
 from ._timeouts import NOT_GIVEN
 from ._version import __version__
+from .archive import ArchiveReport
 from .errors import (
     APIConnectionError,
     APIError,
@@ -57,6 +58,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "ArchiveReport",
     "AuthenticationError",
     "BadRequestError",
     "CompositionFailedError",

@@ -45,7 +45,7 @@ class Attempts:
             raise error
         self.maybe_processed = self.maybe_processed or not before_send
         delay = 0.0 if stale and self.number == 1 else self._policy.backoff(self.number)
-        await self._sleep(delay, type(error).__name__)
+        await self._sleep(delay, type(error).__name__, self._policy.max_attempts)
 
     async def retry_after_status(self, error: APIError, headers: Mapping[str, str]) -> None:
         """After an error status: honour Retry-After (up to the cap) and sleep, or raise."""
@@ -57,14 +57,14 @@ class Attempts:
         error.retry_after = retry_after
         if retry_after is not None and retry_after > policy.max_retry_after:
             raise error
-        if self.number >= policy.max_attempts:
+        if self.number >= policy.attempts_for(status):
             raise error
         # A 429 was refused unprocessed; a 5xx may come after the work was done.
         self.maybe_processed = self.maybe_processed or status != 429
         delay = retry_after if retry_after is not None else policy.backoff(self.number)
-        await self._sleep(delay, f"HTTP {status}")
+        await self._sleep(delay, f"HTTP {status}", policy.attempts_for(status))
 
-    async def _sleep(self, delay: float, reason: str) -> None:
+    async def _sleep(self, delay: float, reason: str, limit: int) -> None:
         request = self._request
         logger.debug(
             "retrying %s %s after %s (attempt %d of %d) in %.3fs",
@@ -72,7 +72,7 @@ class Attempts:
             redact_url(str(request.url)),
             reason,
             self.number + 1,
-            self._policy.max_attempts,
+            limit,
             delay,
         )
         await asyncio.sleep(delay)

@@ -10,6 +10,7 @@ import attrs
 import cattrs
 from yarl import URL
 
+from ._archive import CompositionFacts
 from ._decode import ModelHooks, load_json
 from ._http import HttpRequest, HttpResponse, Origin
 from ._listing import Batch, Listing
@@ -33,6 +34,8 @@ class Dialect(Generic[M]):
     body); the transport, paging and retries are written once, elsewhere.
     """
 
+    #: The provider's name: "twilio" or "telnyx".
+    provider: ClassVar[str]
     #: The collection's path segment under the API root.
     collection: ClassVar[str]
     #: The provider's converter hooks, generated when the first client is built.
@@ -150,6 +153,10 @@ class Dialect(Generic[M]):
 
     def parse_error(self, response: HttpResponse) -> APIError:
         """Turn an error response into the matching APIError subclass."""
+        raise NotImplementedError
+
+    def facts(self, item: M) -> CompositionFacts:
+        """What an archive needs of a composition (id, status, size, names)."""
         raise NotImplementedError
 
     def item_key(self, item: M) -> Hashable:

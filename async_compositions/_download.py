@@ -5,10 +5,9 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import attrs
@@ -16,6 +15,7 @@ from yarl import URL
 
 from ._attempts import Attempts
 from ._http import HttpRequest
+from ._stores import StoredObject, Writer, file_writer
 from ._transport import Transport
 from .errors import APIConnectionError, APIError, DownloadError, error_class_for_status
 
@@ -45,36 +45,12 @@ class DownloadResult:
     content_type: str | None = None
 
 
-class _Sink(Protocol):
-    async def write(self, data: bytes) -> None: ...
-    async def restart(self) -> None: ...
-    def commit(self) -> Path | None: ...
-    def abort(self) -> None: ...
+@attrs.frozen(slots=True)
+class Transfer:
+    """What a media transfer moved: the bytes written and the media's content type."""
 
-
-class _PathSink:
-    """Writes to a hidden temporary file beside the destination, renamed when complete."""
-
-    def __init__(self, dest: Path) -> None:
-        self.dest = dest
-        self.tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
-        self.file = self.tmp.open("wb")
-
-    async def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    async def restart(self) -> None:
-        self.file.seek(0)
-        self.file.truncate()
-
-    def commit(self) -> Path:
-        self.file.close()
-        os.replace(self.tmp, self.dest)
-        return self.dest
-
-    def abort(self) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
+    size: int
+    content_type: str | None = None
 
 
 class _FileSink:
@@ -83,22 +59,25 @@ class _FileSink:
     def __init__(self, target: Any) -> None:
         self.target = target
         self.start = target.tell() if _can(target, "tell") and _can(target, "seekable") else None
+        self.size = 0
 
     async def write(self, data: bytes) -> None:
         result = self.target.write(data)
         if inspect.isawaitable(result):
             await result
+        self.size += len(data)
 
     async def restart(self) -> None:
         if self.start is None or not self.target.seekable():
             raise DownloadError("the server restarted the download and the file is not seekable")
         self.target.seek(self.start)
         self.target.truncate()
+        self.size = 0
 
-    def commit(self) -> None:
-        return None
+    async def commit(self) -> StoredObject:
+        return StoredObject(self.size)
 
-    def abort(self) -> None:
+    async def abort(self) -> None:
         return None
 
 
@@ -115,11 +94,17 @@ class Destination:
     directory: bool = False
     file: Any = None
 
-    def sink(self, default_name: str) -> _Sink:
-        """Open the sink the media is written to (the file name is needed for a directory)."""
+    def target(self, default_name: str) -> Path | None:
+        """The file the media goes to (a directory gets the provider's file name)."""
         if self.path is None:
-            return _FileSink(self.file)
-        return _PathSink(self.path / default_name if self.directory else self.path)
+            return None
+        return self.path / default_name if self.directory else self.path
+
+    def writer(self, default_name: str) -> Writer:
+        """Where the media is written: a hidden temporary file renamed when complete, or
+        the caller's file object."""
+        path = self.target(default_name)
+        return _FileSink(self.file) if path is None else file_writer(path)
 
 
 def check_destination(dest: object) -> Destination:
@@ -209,74 +194,84 @@ async def _media_error(resp: aiohttp.ClientResponse) -> APIError:
     return cls(message, status=resp.status, body=text)
 
 
+#: Statuses a media host answers a pre-signed URL whose signature has expired with.
+_EXPIRED = frozenset({401, 403})
+#: Fresh URLs asked for in one transfer, at most: a URL refused at once is not expiring.
+_RENEWALS = 3
+
+
 async def download_media(
     transport: Transport,
     url: URL,
-    sink: _Sink,
+    sink: Writer,
     *,
     progress: ProgressCallback | None,
     chunk_size: int,
     timeout: aiohttp.ClientTimeout,
-) -> DownloadResult:
-    """Stream ``url`` into ``sink``; resume after a dropped connection; never leave a partial file.
+    renew: Callable[[], Awaitable[URL]] | None = None,
+) -> Transfer:
+    """Stream ``url`` into ``sink``, resuming after a dropped connection; the caller commits.
 
     Every attempt goes through the client's retry policy (statuses, Retry-After, logging);
-    the URL is pre-signed, so it is fetched without provider credentials.
+    the URL is pre-signed, so it is fetched without provider credentials. When the media
+    host refuses a URL that has expired mid-transfer (401 or 403), ``renew`` gives a fresh
+    one and the transfer continues with Range where it stopped.
     """
     done = 0
     total: int | None = None
     content_type: str | None = None
     validator: str | None = None
     attempts: Attempts | None = None
-    try:
-        while True:
-            request = media_request(url, done, validator)
-            attempts = attempts or Attempts(transport.retry, request)
-            error: APIError | None = None
-            failure: APIConnectionError | None = None
-            receiving = False
-            try:
-                async with transport.open(request, timeout) as resp:
-                    if resp.status == 206 and done:
-                        total = _resume_total(resp, done)
-                    elif resp.status == 200:
-                        if done:
-                            # The server ignored Range: start again from the first byte.
-                            await sink.restart()
-                            done = 0
-                        total = resp.content_length
-                        content_type = resp.content_type
-                        validator = _strong_validator(resp)
-                    else:
-                        error = await _media_error(resp)
-                        headers = resp.headers
-                    if error is None:
-                        receiving = True
-                        async for chunk in resp.content.iter_chunked(chunk_size):
-                            await sink.write(chunk)
-                            done += len(chunk)
-                            await _report(progress, done, total)
-            except APIConnectionError as exc:
-                failure = exc
-            if error is not None:
-                await attempts.retry_after_status(error, headers)
+    renewals = 0
+    while True:
+        request = media_request(url, done, validator)
+        attempts = attempts or Attempts(transport.retry, request)
+        error: APIError | None = None
+        failure: APIConnectionError | None = None
+        receiving = False
+        try:
+            async with transport.open(request, timeout) as resp:
+                if resp.status == 206 and done:
+                    total = _resume_total(resp, done)
+                elif resp.status == 200:
+                    if done:
+                        # The server ignored Range: start again from the first byte.
+                        await sink.restart()
+                        done = 0
+                    total = resp.content_length
+                    content_type = resp.content_type
+                    validator = _strong_validator(resp)
+                else:
+                    error = await _media_error(resp)
+                    headers = resp.headers
+                if error is None:
+                    receiving = True
+                    async for chunk in resp.content.iter_chunked(chunk_size):
+                        await sink.write(chunk)
+                        done += len(chunk)
+                        await _report(progress, done, total)
+        except APIConnectionError as exc:
+            failure = exc
+        if error is not None:
+            if error.status in _EXPIRED and renew is not None and renewals < _RENEWALS:
+                renewals += 1
+                url = await renew()
                 continue
-            if failure is None and (total is None or done == total):
-                break
-            if receiving and total is not None:
-                # A body cut short (by the server, or a connection dropped mid-body) is an
-                # incomplete file: say how much arrived rather than "connection failed".
-                short = DownloadError(
-                    f"media download incomplete after {attempts.number} attempts: "
-                    f"{done} of {total} bytes",
-                    expected=total,
-                    received=done,
-                )
-                await attempts.retry_after_failure(short)
-            else:
-                assert failure is not None
-                await attempts.retry_after_failure(failure)
-    except BaseException:
-        sink.abort()
-        raise
-    return DownloadResult(path=sink.commit(), size=done, content_type=content_type)
+            await attempts.retry_after_status(error, headers)
+            continue
+        if failure is None and (total is None or done == total):
+            break
+        if receiving and total is not None:
+            # A body cut short (by the server, or a connection dropped mid-body) is an
+            # incomplete file: say how much arrived rather than "connection failed".
+            short = DownloadError(
+                f"media download incomplete after {attempts.number} attempts: "
+                f"{done} of {total} bytes",
+                expected=total,
+                received=done,
+            )
+            await attempts.retry_after_failure(short)
+        else:
+            assert failure is not None
+            await attempts.retry_after_failure(failure)
+    return Transfer(done, content_type)

@@ -8,8 +8,10 @@ from pathlib import PurePosixPath
 from typing import Any, Generic, TypeVar
 
 import aiohttp
+import attrs
 from yarl import URL
 
+from ._archive import ArchivePlan, NameTemplate, check_filters_status, manifest_path, run_archive
 from ._dialect import Dialect
 from ._download import (
     DEFAULT_CHUNK_SIZE,
@@ -23,11 +25,13 @@ from ._download import (
 from ._http import HttpRequest, HttpResponse
 from ._listing import Listing
 from ._paging import Page
+from ._stores import open_store
 from ._stream import stream_items
 from ._timeouts import NOT_GIVEN, TimeoutArg, to_client_timeout
 from ._transport import Transport
-from ._validate import check_int_range, check_limit, check_prefetch
+from ._validate import check_bool, check_int_range, check_limit, check_prefetch, check_url
 from ._wait import Waiters, wait_until_settled
+from .archive import ArchiveReport
 from .status import CompositionStatus
 
 __all__ = ["DOWNLOAD_TIMEOUT", "ResourceCore"]
@@ -37,6 +41,9 @@ C = TypeVar("C", bound=Hashable)
 
 # A large file takes as long as it takes: bound the connect and each read, not the total.
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
+# An archive waits out rate limits: this many 429s per request, Retry-After up to this.
+_PATIENT_ATTEMPTS = 100
+_PATIENT_RETRY_AFTER = 900.0
 
 
 class ResourceCore(Generic[M]):
@@ -148,14 +155,88 @@ class ResourceCore(Generic[M]):
         size = check_chunk_size(chunk_size)
         media_timeout = to_client_timeout(timeout, DOWNLOAD_TIMEOUT)
         url = await self.media_url(id, timeout=timeout)
-        suffix = PurePosixPath(url.path).suffix or ".media"
-        return await download_media(
-            self._transport,
-            url,
-            destination.sink(f"{id}{suffix}"),
-            progress=on_progress,
-            chunk_size=size,
-            timeout=media_timeout,
+        name = f"{id}{PurePosixPath(url.path).suffix or '.media'}"
+        writer = destination.writer(name)
+        try:
+            transfer = await download_media(
+                self._transport,
+                url,
+                writer,
+                progress=on_progress,
+                chunk_size=size,
+                timeout=media_timeout,
+                renew=functools.partial(self.media_url, id, timeout=timeout),
+            )
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+        return DownloadResult(destination.target(name), transfer.size, transfer.content_type)
+
+    # -- archive ----------------------------------------------------------------------------
+
+    async def _archive(
+        self,
+        dest: object,
+        filters: Mapping[str, Any],
+        *,
+        concurrency: object,
+        delete_after: object,
+        manifest: object,
+        dry_run: object,
+        progress: object,
+        name: object,
+        s3_endpoint_url: object,
+        timeout: TimeoutArg,
+    ) -> ArchiveReport:
+        """Check every argument, then run the archive (see ``_archive``)."""
+        workers = check_int_range(concurrency, 1, 64, "concurrency")
+        check_bool(delete_after, "delete_after")
+        check_bool(dry_run, "dry_run")
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a callable or None, not {type(progress).__name__}")
+        template = NameTemplate(name)
+        if s3_endpoint_url is not None:
+            check_url(s3_endpoint_url, "s3_endpoint_url")
+        store = open_store(dest, s3_endpoint_url=s3_endpoint_url)  # type: ignore[arg-type]
+        path = manifest_path(store, manifest, self._dialect.provider)
+        chosen = check_filters_status(filters)
+        per_request = self._timeout(timeout)
+        media_timeout = to_client_timeout(timeout, DOWNLOAD_TIMEOUT)
+        # Build the listing now: a bad filter fails before the store is touched.
+        self._dialect.listing(chosen, None)
+        # 429s slow an archive down; they never fail it.
+        policy = attrs.evolve(
+            self._transport.retry,
+            rate_limit_attempts=max(self._transport.retry.max_attempts, _PATIENT_ATTEMPTS),
+            max_retry_after=max(self._transport.retry.max_retry_after, _PATIENT_RETRY_AFTER),
+        )
+        patient = type(self)(self._transport.with_retry(policy), self._dialect)
+        plan = ArchivePlan(
+            store=store,
+            manifest_path=path,
+            provider=self._dialect.provider,
+            name=template,
+            concurrency=workers,
+            delete_after=bool(delete_after),
+            dry_run=bool(dry_run),
+            progress=progress,
+        )
+        dialect = self._dialect
+        return await run_archive(
+            plan,
+            listing=lambda: patient._stream(
+                chosen,
+                limit=None,
+                page_size=dialect.max_page_size,
+                prefetch=min(2, dialect.max_prefetch),
+                timeout=per_request,
+            ),
+            transport=patient._transport,
+            facts=dialect.facts,
+            media_url=lambda id: patient.media_url(id, timeout=per_request),
+            delete=lambda id: patient.delete(id, timeout=per_request),
+            media_timeout=media_timeout,
         )
 
     # -- listings ---------------------------------------------------------------------------

@@ -53,6 +53,14 @@ class Transport:
         self._parse_error = parse_error
         self._request_id_header = request_id_header
 
+    def with_retry(self, retry: RetryPolicy) -> Transport:
+        """The same transport (session, headers, error parser) under another retry policy."""
+        twin = Transport.__new__(Transport)
+        for name in Transport.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.retry = retry
+        return twin
+
     async def send(self, request: HttpRequest, timeout: aiohttp.ClientTimeout) -> HttpResponse:
         """Send ``request``, retrying as the policy allows; return a read, released response.
 

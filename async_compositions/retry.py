@@ -29,6 +29,8 @@ class RetryPolicy:
     """Full-jitter exponential backoff with a Retry-After cap.
 
     ``max_attempts`` counts every attempt, the first included: 1 means no retry.
+    ``rate_limit_attempts``, when set, is how many attempts a request gets against 429s
+    instead (a long batch job would rather wait than fail).
     """
 
     max_attempts: int = attrs.field(default=4)
@@ -37,11 +39,25 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
     retry_statuses: frozenset[int] = attrs.field(default=_RETRYABLE_STATUSES, converter=frozenset)
     jitter: Callable[[float], float] = attrs.field(default=_full_jitter, eq=False, repr=False)
+    rate_limit_attempts: int | None = attrs.field(default=None)
 
     @max_attempts.validator
     def _check_attempts(self, _: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"max_attempts must be an int >= 1, got {value!r}")
+
+    @rate_limit_attempts.validator
+    def _check_rate_limit_attempts(self, _: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"rate_limit_attempts must be None or an int >= 1, got {value!r}")
+
+    def attempts_for(self, status: int) -> int:
+        """How many attempts a request gets when the last answer was ``status``."""
+        if status == 429 and self.rate_limit_attempts is not None:
+            return self.rate_limit_attempts
+        return self.max_attempts
 
     @classmethod
     def disabled(cls) -> RetryPolicy:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypedDict
 import attrs
 from yarl import URL
 
+from .._archive import CompositionFacts
 from .._decode import ModelHooks, load_json
 from .._dialect import Dialect
 from .._http import HttpRequest, HttpResponse
@@ -145,6 +146,7 @@ FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
 class TelnyxDialect(Dialect[RoomComposition]):
     """Requests and responses of ``https://api.telnyx.com/v2/room_compositions``."""
 
+    provider = "telnyx"
     collection = "room_compositions"
     hooks = _hooks
     model = RoomComposition
@@ -209,6 +211,20 @@ class TelnyxDialect(Dialect[RoomComposition]):
         return TelnyxListing(self, first, tuple(params))
 
     # -- responses ----------------------------------------------------------------------
+
+    def facts(self, item: RoomComposition) -> CompositionFacts:
+        """Telnyx states ``size_mb``: bytes known only as far as its decimals go."""
+        return CompositionFacts(
+            id=item.id,
+            status=item.status,
+            provider=self.provider,
+            format=item.format,
+            date_created=item.created_at,
+            room=item.room_id,
+            session=item.session_id,
+            sizes=megabytes(item.size_mb),
+            size=None if item.size_mb is None else round(item.size_mb * 1_000_000),
+        )
 
     def unwrap_item(self, data: Any, response: HttpResponse) -> Any:
         """``{"data": {...}}``."""
@@ -327,6 +343,22 @@ class TelnyxListing(Listing[int]):
             total_results=_meta_int(meta, "total_results"),
             next_page_number=page_number + 1 if following else None,
         )
+
+
+def megabytes(size_mb: float | None) -> tuple[tuple[int, int], ...]:
+    """The byte counts ``size_mb`` may stand for, each with the slack of its decimals.
+
+    Telnyx does not say whether its megabyte is 10**6 or 2**20 bytes, so both count; a
+    value like ``6`` (no decimals) leaves half a megabyte either way.
+    """
+    if size_mb is None or size_mb <= 0 or size_mb != size_mb:
+        return ()
+    text = repr(float(size_mb))
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    if text.endswith(".0"):
+        decimals = 0
+    half = 0.5 * 10**-decimals
+    return tuple((round(size_mb * unit), int(half * unit) + 1) for unit in (1_000_000, 1_048_576))
 
 
 def _meta_int(meta: Mapping[str, Any], key: str) -> int | None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, TypedDict, TypeGuard
 import attrs
 from yarl import URL
 
+from .._archive import CompositionFacts
 from .._decode import ModelHooks, load_json
 from .._dialect import Dialect
 from .._http import HttpRequest, HttpResponse
@@ -128,6 +129,7 @@ def encode_video_layout(layout: object) -> str:
 class TwilioDialect(Dialect[Composition]):
     """Requests and responses of ``https://video.twilio.com/v1/Compositions``."""
 
+    provider = "twilio"
     collection = "Compositions"
     hooks = _hooks
     model = Composition
@@ -247,6 +249,20 @@ class TwilioDialect(Dialect[Composition]):
         return URL(f"{own}?{query}", encoded=True) if query else own
 
     # -- responses ----------------------------------------------------------------------
+
+    def facts(self, item: Composition) -> CompositionFacts:
+        """Twilio states ``size`` in bytes (0 while processing)."""
+        return CompositionFacts(
+            id=item.sid,
+            status=item.status,
+            provider=self.provider,
+            format=item.format,
+            date_created=item.date_created,
+            room=item.room_sid,
+            session=None,
+            sizes=((item.size, 0),) if item.size else (),
+            size=item.size or None,
+        )
 
     def parse_error(self, response: HttpResponse) -> APIError:
         """Twilio's error JSON ``{code, message, more_info, status}``, or the raw text."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from os import PathLike
 from typing import Unpack
 
 from yarl import URL
 
+from .._archive import DEFAULT_NAME
 from .._paging import Page
 from .._resource import ResourceCore
 from .._timeouts import NOT_GIVEN, TimeoutArg
+from ..archive import ArchiveEvent, ArchiveReport
 from ._dialect import TwilioCreateParams, TwilioDialect, TwilioFilters
 from .models import Composition
 
@@ -81,6 +84,41 @@ class Compositions(ResourceCore[Composition]):
     ) -> list[Composition]:
         """Every matching composition (up to ``limit``) in one list."""
         return await self._list(filters, limit=limit, page_size=page_size, timeout=timeout)
+
+    async def archive(
+        self,
+        dest: str | PathLike[str],
+        *,
+        concurrency: int = 4,
+        delete_after: bool = False,
+        manifest: str | PathLike[str] | None = None,
+        dry_run: bool = False,
+        progress: Callable[[ArchiveEvent], object] | None = None,
+        name: str = DEFAULT_NAME,
+        s3_endpoint_url: str | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+        **filters: Unpack[TwilioFilters],
+    ) -> ArchiveReport:
+        """Copy every matching composition's media to ``dest``, durably; maybe delete them.
+
+        ``dest`` is a directory or ``s3://bucket/prefix``. ``status`` defaults to
+        completed. Each file is verified (Content-Length and the composition's own size),
+        made durable, and recorded in the SQLite ``manifest`` before anything is deleted
+        (``delete_after``); a rerun skips what is archived and still present. See the
+        README's "Archive" section.
+        """
+        return await self._archive(
+            dest,
+            filters,
+            concurrency=concurrency,
+            delete_after=delete_after,
+            manifest=manifest,
+            dry_run=dry_run,
+            progress=progress,
+            name=name,
+            s3_endpoint_url=s3_endpoint_url,
+            timeout=timeout,
+        )
 
     async def media_url(
         self, id: str, *, ttl: int | None = None, timeout: TimeoutArg = NOT_GIVEN
