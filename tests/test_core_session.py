@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
+from helpers import basic_auth, unused_port
 from yarl import URL
 
 from async_compositions import _attempts
@@ -20,6 +18,7 @@ from async_compositions._http import HttpRequest, HttpResponse
 from async_compositions._log import redact_url
 from async_compositions._session import SessionManager
 from async_compositions._transport import Transport
+from async_compositions.emulator import Emulator
 from async_compositions.errors import (
     APIConnectionError,
     APIError,
@@ -246,57 +245,37 @@ async def test_aclose_swallows_errors_of_spawned_tasks() -> None:
 
 
 # =================================================================================
-# Transport: a real aiohttp.web server on 127.0.0.1
+# Transport: over real sockets, against the emulator on 127.0.0.1
 # =================================================================================
-
-Action = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def reply(
-    status: int = 200, body: str = '{"ok": true}', headers: dict[str, str] | None = None
-) -> Action:
-    async def action(request: web.Request) -> web.StreamResponse:
-        return web.Response(
-            status=status, text=body, content_type="application/json", headers=headers
-        )
-
-    return action
-
-
-class Server:
-    """A scripted HTTP server: answers each request with the next action of its script."""
-
-    def __init__(self) -> None:
-        self.script: list[Action] = []
-        self.seen: list[tuple[str, str, bytes, dict[str, str]]] = []
-        self.release = asyncio.Event()  # lets hanging handlers finish at teardown
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.seen.append((request.method, request.path_qs, body, dict(request.headers)))
-        action = self.script.pop(0) if len(self.script) > 1 else self.script[0]
-        return await action(request)
-
-    async def hang(self, request: web.Request) -> web.StreamResponse:
-        await self.release.wait()
-        return web.Response(status=200)
-
-    def url(self, path: str = "/x") -> URL:
-        return self.server.make_url(path)
+# The emulator answers each request with the next canned response a test queued
+# (inject("status", body=..., headers=...)), whatever its path; hold() keeps a request
+# waiting for an answer that does not come, and "disconnect" hangs up without one.
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    srv = Server()
-    await srv.server.start_server()
-    try:
-        yield srv
-    finally:
-        srv.release.set()
-        await srv.server.close()
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(manual=True, seed=19) as emulator:
+        yield emulator
+
+
+def respond(
+    emu: Emulator,
+    status: int = 200,
+    body: str = '{"ok": true}',
+    headers: dict[str, str] | None = None,
+    *,
+    times: int = 1,
+) -> None:
+    """Queue a canned answer for the next ``times`` requests."""
+    emu.inject("status", status=status, body=body, headers=headers, times=times)
+
+
+def url(emu: Emulator, path: str = "/x") -> URL:
+    return URL(emu.url + path, encoded=True)
+
+
+def seen(emu: Emulator) -> list[tuple[str, str]]:
+    return [(r.method, r.url_path_qs) for r in emu.requests]
 
 
 @pytest.fixture
@@ -390,193 +369,178 @@ def _create(url: URL) -> HttpRequest:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 # --- success and the wire ---------------------------------------------------------
 
 
 async def test_send_returns_the_read_response(
-    server: Server, make_transport: Callable[..., Transport]
+    emu: Emulator, make_transport: Callable[..., Transport]
 ) -> None:
-    server.script = [reply(200, '{"sid": "CJ1"}', {"X-Request-Id": "rq-1"})]
-    response = await make_transport().send(_get(server.url("/v1/Compositions?PageSize=5")))
+    respond(emu, 200, '{"sid": "CJ1"}', {"X-Request-Id": "rq-1"})
+    response = await make_transport().send(_get(url(emu, "/v1/Compositions?PageSize=5")))
     assert response.status == 200
     assert response.body == b'{"sid": "CJ1"}'
     assert response.headers["X-Request-Id"] == "rq-1"
-    assert response.url == server.url("/v1/Compositions?PageSize=5")
-    assert [(m, p) for m, p, _, _ in server.seen] == [("GET", "/v1/Compositions?PageSize=5")]
+    assert response.url == url(emu, "/v1/Compositions?PageSize=5")
+    assert seen(emu) == [("GET", "/v1/Compositions?PageSize=5")]
 
 
 async def test_send_puts_body_and_headers_on_the_wire(
-    server: Server, make_transport: Callable[..., Transport]
+    emu: Emulator, make_transport: Callable[..., Transport]
 ) -> None:
-    server.script = [reply(201)]
-    response = await make_transport().send(_create(server.url("/v1/Compositions")))
+    respond(emu, 201)
+    response = await make_transport().send(_create(url(emu, "/v1/Compositions")))
     assert response.status == 201
-    [(method, path, body, headers)] = server.seen
-    assert (method, path, body) == ("POST", "/v1/Compositions", b"RoomSid=RM1&Format=mp4")
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert headers["User-Agent"] == "tests/1"
-    assert headers["Authorization"] == "Bearer k"
+    (request,) = emu.requests
+    assert (request.method, request.url_path_qs, request.body) == (
+        "POST",
+        "/v1/Compositions",
+        b"RoomSid=RM1&Format=mp4",
+    )
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["User-Agent"] == "tests/1"
+    assert request.headers["Authorization"] == "Bearer k"
 
 
 async def test_expected_statuses_are_per_request(
-    server: Server, make_transport: Callable[..., Transport]
+    emu: Emulator, make_transport: Callable[..., Transport]
 ) -> None:
-    server.script = [reply(204, "")]
-    request = HttpRequest("DELETE", server.url("/x"), expected=frozenset({204}))
+    respond(emu, 204, "", times=2)
+    request = HttpRequest("DELETE", url(emu), expected=frozenset({204}))
     assert (await make_transport().send(request)).status == 204
     # The same status is an error where the request expects another one.
     hook = ErrorHook()
     with pytest.raises(APIError) as info:
-        await make_transport(parse_error=hook).send(_get(server.url("/x")))
+        await make_transport(parse_error=hook).send(_get(url(emu)))
     assert info.value.status == 204
     assert [r.status for r in hook.responses] == [204]
 
 
 async def test_error_status_goes_through_the_error_hook(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
     body = '{"code": 20404, "message": "not found"}'
-    server.script = [reply(404, body, {"X-Request-Id": "rq-404"})]
+    respond(emu, 404, body, {"X-Request-Id": "rq-404"})
     hook = ErrorHook()
     with pytest.raises(NotFoundError) as info:
-        await make_transport(parse_error=hook).send(_get(server.url("/x")))
+        await make_transport(parse_error=hook).send(_get(url(emu)))
     [response] = hook.responses
     assert (response.status, response.body) == (404, body.encode())
     assert info.value.request_id == "rq-404"
     assert info.value.body == body
-    assert len(server.seen) == 1
+    assert len(emu.requests) == 1
     assert sleeps == []
 
 
 async def test_redirects_are_not_followed(
-    server: Server, make_transport: Callable[..., Transport]
+    emu: Emulator, make_transport: Callable[..., Transport]
 ) -> None:
-    server.script = [reply(302, "", {"Location": "/elsewhere"})]
+    respond(emu, 302, "", {"Location": "/elsewhere"})
     with pytest.raises(APIError) as info:
-        await make_transport().send(_get(server.url("/x")))
+        await make_transport().send(_get(url(emu)))
     assert info.value.status == 302
-    assert [p for _, p, _, _ in server.seen] == ["/x"]
+    assert seen(emu) == [("GET", "/x")]
 
 
 # --- retries on status ----------------------------------------------------------
+# What a non-idempotent request (a create) may resend is tested through both clients in
+# test_retry_safety.py.
 
 
 async def test_idempotent_request_retries_5xx_with_backoff(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(503), reply(502), reply(500), reply(200)]
-    response = await make_transport().send(_get(server.url("/x")))
+    for status in (503, 502, 500, 200):
+        respond(emu, status)
+    response = await make_transport().send(_get(url(emu)))
     assert response.status == 200
-    assert len(server.seen) == 4
+    assert [r.status for r in emu.requests] == [503, 502, 500, 200]
     # Ceilings base*2**(n-1) with base 0.5 (the injected jitter returns the ceiling).
     assert sleeps == [0.5, 1.0, 2.0]
 
 
 async def test_retries_stop_after_max_attempts(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(500, "boom")]
+    respond(emu, 500, "boom", times=10)
     transport = make_transport(retry=RetryPolicy(max_attempts=3, jitter=_no_jitter))
     with pytest.raises(ServerError) as info:
-        await transport.send(_get(server.url("/x")))
+        await transport.send(_get(url(emu)))
     assert info.value.body == "boom"
-    assert len(server.seen) == 3
+    assert len(emu.requests) == 3
     assert len(sleeps) == 2
 
 
 async def test_disabled_policy_sends_once(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(503)]
+    respond(emu, 503, times=10)
     with pytest.raises(ServerError):
-        await make_transport(retry=RetryPolicy.disabled()).send(_get(server.url("/x")))
-    assert len(server.seen) == 1
+        await make_transport(retry=RetryPolicy.disabled()).send(_get(url(emu)))
+    assert len(emu.requests) == 1
     assert sleeps == []
-
-
-async def test_create_is_not_retried_on_5xx(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
-) -> None:
-    server.script = [reply(500), reply(201)]
-    with pytest.raises(ServerError):
-        await make_transport().send(_create(server.url("/v1/Compositions")))
-    assert len(server.seen) == 1
-    assert sleeps == []
-
-
-async def test_create_is_retried_on_429(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
-) -> None:
-    server.script = [reply(429), reply(201, '{"sid": "CJ1"}')]
-    response = await make_transport().send(_create(server.url("/v1/Compositions")))
-    assert response.status == 201
-    assert [m for m, _, _, _ in server.seen] == ["POST", "POST"]
-    assert sleeps == [0.5]
 
 
 @pytest.mark.parametrize(("header", "delay"), [("7", 7.0), ("1.5", 1.5), ("0", 0.0)])
 async def test_retry_after_is_honoured(
-    server: Server,
+    emu: Emulator,
     make_transport: Callable[..., Transport],
     sleeps: list[float],
     header: str,
     delay: float,
 ) -> None:
-    server.script = [reply(429, headers={"Retry-After": header}), reply(200)]
-    response = await make_transport().send(_get(server.url("/x")))
+    respond(emu, 429, headers={"Retry-After": header})
+    respond(emu, 200)
+    response = await make_transport().send(_get(url(emu)))
     assert response.status == 200
     assert sleeps == [delay]
 
 
 async def test_retry_after_on_503_is_honoured_too(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(503, headers={"Retry-After": "3"}), reply(200)]
-    await make_transport().send(_get(server.url("/x")))
+    respond(emu, 503, headers={"Retry-After": "3"})
+    respond(emu, 200)
+    assert (await make_transport().send(_get(url(emu)))).status == 200
     assert sleeps == [3.0]
 
 
 async def test_retry_after_over_the_cap_raises_at_once(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(429, headers={"Retry-After": "120"}), reply(200)]
+    respond(emu, 429, headers={"Retry-After": "120"})
     policy = RetryPolicy(max_retry_after=60.0, jitter=_no_jitter)
     with pytest.raises(RateLimitError) as info:
-        await make_transport(retry=policy).send(_get(server.url("/x")))
+        await make_transport(retry=policy).send(_get(url(emu)))
     assert info.value.retry_after == 120.0
-    assert len(server.seen) == 1
+    assert len(emu.requests) == 1
     assert sleeps == []
 
 
 async def test_last_rate_limit_error_carries_retry_after(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [reply(429, headers={"Retry-After": "4"})]
+    respond(emu, 429, headers={"Retry-After": "4"}, times=10)
     policy = RetryPolicy(max_attempts=2, jitter=_no_jitter)
     with pytest.raises(RateLimitError) as info:
-        await make_transport(retry=policy).send(_get(server.url("/x")))
+        await make_transport(retry=policy).send(_get(url(emu)))
     assert info.value.retry_after == 4.0
-    assert len(server.seen) == 2
+    assert len(emu.requests) == 2
     assert sleeps == [4.0]
 
 
 async def test_every_response_is_released(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
     # With a single pooled connection, an unreleased response would block the next request.
-    server.script = [reply(503, "x" * 70_000), reply(503, "y"), reply(404), reply(200)]
+    respond(emu, 503, "x" * 70_000)
+    respond(emu, 503, "y")
+    respond(emu, 404)
     transport = make_transport(pool_size=1, timeout=aiohttp.ClientTimeout(total=10))
     with pytest.raises(NotFoundError):
-        await transport.send(_get(server.url("/x")))
-    assert (await transport.send(_get(server.url("/x")))).status == 200
-    assert len(server.seen) == 4
+        await transport.send(_get(url(emu)))
+    respond(emu, 200)
+    assert (await transport.send(_get(url(emu)))).status == 200
+    assert [r.status for r in emu.requests] == [503, 503, 404, 200]
 
 
 # --- transport failures -------------------------------------------------------------
@@ -585,7 +549,7 @@ async def test_every_response_is_released(
 async def test_connection_refused_is_a_connection_error_sent_before(
     make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    url = URL(f"http://127.0.0.1:{_free_port()}/v1/Compositions")
+    url = URL(f"http://127.0.0.1:{unused_port()}/v1/Compositions")
     transport = make_transport(retry=RetryPolicy(max_attempts=3, jitter=_no_jitter))
     with pytest.raises(APIConnectionError) as info:
         await transport.send(_create(url))
@@ -604,59 +568,63 @@ async def test_connection_refused_is_a_connection_error_sent_before(
 async def test_create_retried_after_connection_refused_is_sent_once(
     make_transport: Callable[..., Transport], sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = _free_port()
-    srv = Server()
-    srv.script = [reply(201)]
-    srv.server = TestServer(srv.server.app, host="127.0.0.1", port=port)
+    port = unused_port()
+    emu = Emulator(manual=True, port=port)
+    respond(emu, 201)
     fake_asyncio = _attempts.asyncio
     recording_sleep = fake_asyncio.sleep
+    started: list[Emulator] = []
 
     async def start_server_then_sleep(delay: float) -> None:
         # The server comes up while the client backs off.
-        await srv.server.start_server()
+        if not started:
+            started.append(await emu.start())
         await recording_sleep(delay)
 
     monkeypatch.setattr(fake_asyncio, "sleep", start_server_then_sleep)
     try:
-        url = URL(f"http://127.0.0.1:{port}/v1/Compositions")
-        response = await make_transport().send(_create(url))
+        target = URL(f"http://127.0.0.1:{port}/v1/Compositions")
+        response = await make_transport().send(_create(target))
     finally:
-        await srv.server.close()
+        await emu.stop()
     assert response.status == 201
-    assert len(srv.seen) == 1
+    assert seen(emu) == [("POST", "/v1/Compositions")]
     assert len(sleeps) == 1
 
 
 async def test_timeout_after_sending_a_create_is_not_retried(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [server.hang, reply(201)]
+    hold = emu.hold(times=1)  # the first request gets no answer
+    respond(emu, 201)
     transport = make_transport(timeout=aiohttp.ClientTimeout(total=10, sock_read=0.2))
     with pytest.raises(APITimeoutError) as info:
-        await transport.send(_create(server.url("/v1/Compositions")))
+        await transport.send(_create(url(emu, "/v1/Compositions")))
     assert info.value.before_send is False
     assert info.value.__cause__ is None and info.value.__context__ is None
     assert info.value.cause.startswith(("SocketTimeoutError", "ServerTimeoutError", "TimeoutError"))
     assert not isinstance(info.value, aiohttp.ClientError | TimeoutError)
-    assert len(server.seen) == 1
+    assert len(emu.requests) == len(hold.arrived) == 1
     assert sleeps == []
 
 
 async def test_timeout_of_an_idempotent_request_is_retried(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [server.hang, reply(200)]
+    hold = emu.hold(times=1)
+    respond(emu, 200)
     transport = make_transport(timeout=aiohttp.ClientTimeout(total=10, sock_read=0.2))
-    response = await transport.send(_get(server.url("/x")))
+    response = await transport.send(_get(url(emu)))
     assert response.status == 200
-    assert len(server.seen) == 2
+    (gave_up,) = hold.arrived
+    assert [r.status for r in emu.requests] == [None, 200] and gave_up is emu.requests[0]
     assert len(sleeps) == 1
 
 
 async def test_per_call_timeout_is_used(
-    server: Server, make_transport: Callable[..., Transport], sleeps: list[float]
+    emu: Emulator, make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    server.script = [server.hang]
+    emu.hold()
     transport = make_transport(
         retry=RetryPolicy.disabled(), timeout=aiohttp.ClientTimeout(total=None)
     )
@@ -664,53 +632,29 @@ async def test_per_call_timeout_is_used(
     with pytest.raises(APITimeoutError):
         async with asyncio.timeout(10):
             await transport.send(
-                _get(server.url("/x")), timeout=aiohttp.ClientTimeout(total=5, sock_read=0.1)
+                _get(url(emu)), timeout=aiohttp.ClientTimeout(total=5, sock_read=0.1)
             )
-
-
-class DisconnectingServer:
-    """Reads each request and hangs up without answering."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.server: asyncio.Server | None = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        await reader.readuntil(b"\r\n\r\n")
-        writer.close()
-        await writer.wait_closed()
-
-    async def __aenter__(self) -> URL:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return URL(f"http://127.0.0.1:{port}/x")
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
 
 
 @pytest.mark.parametrize(("idempotent", "attempts"), [(True, 3), (False, 1)])
 async def test_server_disconnect_is_a_connection_error(
+    emu: Emulator,
     make_transport: Callable[..., Transport],
     sleeps: list[float],
     idempotent: bool,
     attempts: int,
 ) -> None:
-    hangup = DisconnectingServer()
+    emu.inject("disconnect", times=10)  # read each request, hang up without answering
     transport = make_transport(retry=RetryPolicy(max_attempts=3, jitter=_no_jitter))
-    async with hangup as url:
-        request = HttpRequest("POST", url, body=b"{}", idempotent=idempotent)
-        with pytest.raises(APIConnectionError) as info:
-            await transport.send(request)
+    request = HttpRequest("POST", url(emu), body=b"{}", idempotent=idempotent)
+    with pytest.raises(APIConnectionError) as info:
+        await transport.send(request)
     err = info.value
     assert type(err) is APIConnectionError
     assert err.before_send is False
     assert err.__cause__ is None and err.__context__ is None
     assert err.cause.startswith("ServerDisconnectedError")
-    assert hangup.connections == attempts
+    assert [(r.fault, r.body) for r in emu.requests] == [("disconnect", b"{}")] * attempts
     assert len(sleeps) == attempts - 1
 
 
@@ -718,17 +662,21 @@ async def test_server_disconnect_is_a_connection_error(
 
 
 async def test_each_retry_logs_one_redacted_debug_line(
-    server: Server,
+    emu: Emulator,
     make_transport: Callable[..., Transport],
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server.script = [reply(503), reply(429), reply(200)]
-    url = server.url("/media").with_user("AC1").with_password("s3cret-pw")
-    url = url.with_query({"token": "t0k3n-value", "page": "2"})
+    for status in (503, 429, 200):
+        respond(emu, status)
+    target = url(emu, "/media").with_user("AC1").with_password("s3cret-pw")
+    target = target.with_query({"token": "t0k3n-value", "page": "2"})
     caplog.set_level(logging.DEBUG, logger="async_compositions")
     # Credentials in the URL itself: no Authorization header may be added as well.
-    await make_transport(headers={"User-Agent": "tests/1"}).send(_get(url))
+    await make_transport(headers={"User-Agent": "tests/1"}).send(_get(target))
+    assert [r.headers["Authorization"] for r in emu.requests] == [
+        basic_auth("AC1", "s3cret-pw")
+    ] * 3
     records = [r for r in caplog.records if r.name == "async_compositions"]
     assert len(records) == 2
     assert all(r.levelno == logging.DEBUG for r in records)
@@ -744,7 +692,7 @@ async def test_each_retry_logs_one_redacted_debug_line(
 async def test_connection_error_message_is_redacted(
     make_transport: Callable[..., Transport], sleeps: list[float]
 ) -> None:
-    url = URL(f"http://user:pw-secret@127.0.0.1:{_free_port()}/m?X-Amz-Signature=abc123")
+    url = URL(f"http://user:pw-secret@127.0.0.1:{unused_port()}/m?X-Amz-Signature=abc123")
     with pytest.raises(APIConnectionError) as info:
         transport = make_transport(retry=RetryPolicy.disabled(), headers={"User-Agent": "t"})
         await transport.send(_get(url))

@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aioresponses import aioresponses
 from yarl import URL
 
-from async_compositions import NotFoundError, RetryPolicy, TelnyxClient
+from async_compositions import NotFoundError, RetryPolicy
 from async_compositions.emulator import Emulator, RecordedRequest
 from async_compositions.errors import DownloadError
 
 SIZE = 300_000
-MEDIA_ID = "7103dc53-ee59-4b54-a58b-c77d99ceb037"
 # Resumes at once: the test is about what is resumed, not how long the pause is.
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
 
@@ -364,39 +361,19 @@ async def test_telnyx_media_url_is_the_download_url(emu: Emulator) -> None:
     assert len(emu.requests) == 1  # the bad ttl sent nothing
 
 
-# -- the transfer itself, against a server that compresses when allowed --------------------
+# -- the transfer itself, against a host that compresses when allowed ----------------------
 
 
-async def test_media_is_fetched_without_content_encoding(tmp_path: Path) -> None:
-    content = b"compressible " * 20_000
-    seen: list[str | None] = []
-
-    async def media(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("Accept-Encoding"))
-        response = web.Response(body=content, content_type="video/mp4")
-        # Compresses whenever the request accepts gzip or deflate, as some CDNs do.
-        response.enable_compression()
-        return response
-
-    app = web.Application()
-    app.router.add_get("/media.mp4", media)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        origin = f"http://{host}:{port}"
-        record = {"id": MEDIA_ID, "download_url": f"{origin}/media.mp4"}
-        with aioresponses(passthrough=[origin]) as api:
-            api.get(
-                f"https://api.telnyx.com/v2/room_compositions/{MEDIA_ID}", payload={"data": record}
-            )
-            async with TelnyxClient("KEY1", retry=FAST) as client:
-                result = await client.compositions.download(
-                    MEDIA_ID, tmp_path / "m.mp4", chunk_size=65_536
-                )
-    finally:
-        await runner.cleanup()
-    assert seen == ["identity"]
+async def test_media_is_fetched_without_content_encoding(
+    emu: Emulator, side: Side, tmp_path: Path
+) -> None:
+    id = side.seed(emu)
+    # Gzip whenever the request accepts gzip or deflate, as some CDNs do.
+    emu.inject("compress", path="/_media/*")
+    async with side.client(emu) as client:
+        result = await client.compositions.download(id, tmp_path / "m.mp4", chunk_size=65_536)
+    (media,) = media_requests(emu)
+    assert media.fault == "compress" and media.status == 200
+    assert media.headers["Accept-Encoding"] == "identity"
+    content = emu.media_bytes(id)
     assert result.size == len(content) and (tmp_path / "m.mp4").read_bytes() == content

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -12,6 +14,7 @@ from yarl import URL
 from async_compositions import (
     APIConnectionError,
     APITimeoutError,
+    BadRequestError,
     RateLimitError,
     ResponseDecodeError,
     RetryPolicy,
@@ -147,14 +150,6 @@ async def test_disconnect_drops_the_connection(emu: Emulator) -> None:
     assert [(r.fault, r.status) for r in emu.requests] == [("disconnect", None), (None, 200)]
 
 
-async def test_disconnect_after_a_create_took_effect(emu: Emulator) -> None:
-    emu.inject("disconnect", method="POST", processed=True)
-    async with emu.telnyx_client() as client:
-        with pytest.raises(APIConnectionError):
-            await client.compositions.create(session_id=SESSION)
-    assert len(emu.store.telnyx) == 1 and len(emu.requests) == 1
-
-
 async def test_truncated_body_is_a_connection_error(
     emu: Emulator, http: aiohttp.ClientSession
 ) -> None:
@@ -231,6 +226,15 @@ def test_fault_arguments_are_checked() -> None:
         Fault(kind="status", status=700)
     assert Fault(kind="truncate").processed  # needs the real response
     assert Fault(kind="rate_limit").retry_after == "1"
+    assert Fault(kind="no_meta").processed and Fault(kind="ignore_page").processed
+    with pytest.raises(ValueError, match="raw"):
+        Fault(kind="raw")  # nothing to write
+    with pytest.raises(ValueError, match="body"):
+        Fault(kind="disconnect", body=b"x")
+    with pytest.raises(ValueError, match="headers"):
+        Fault(kind="raw", body=b"x", headers={"A": "1"})
+    with pytest.raises(ValueError, match="page"):
+        Fault(kind="status", page=-1)
 
 
 async def test_request_log_keeps_the_wire_format(
@@ -318,3 +322,169 @@ async def test_method_not_allowed_on_media_and_for_an_injected_405(
     emu.inject("status", status=503, path="/v1/Compositions")
     async with http.get(f"{emu.twilio_base_url}/Compositions") as response:
         assert response.status == 503 and "Allow" not in response.headers
+
+
+# -- canned answers, listing pages and bytes that are not HTTP ------------------------------
+
+
+async def test_a_canned_body_and_headers_replace_the_error_json(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.inject("status", status=503, body=b"x" * 70_000, headers={"Retry-After": "3"})
+    emu.inject("status", status=200, body='{"ok": true}', headers={"X-Request-Id": "rq-1"})
+    emu.inject("non_json", body=b"<p>maintenance</p>", headers={"X-Cache": "HIT"})
+    url = f"{emu.telnyx_base_url}/room_compositions"
+    async with http.get(url) as response:
+        assert (response.status, response.headers["Retry-After"]) == (503, "3")
+        assert response.content_type == "application/json"
+        assert await response.read() == b"x" * 70_000
+    async with http.get(url) as response:
+        assert response.status == 200 and await response.json() == {"ok": True}
+        # A request id given as a canned header is the one sent.
+        assert response.headers.getall("x-request-id") == ["rq-1"]
+    async with http.get(url) as response:
+        assert (response.status, response.content_type) == (200, "text/html")
+        assert (
+            response.headers["X-Cache"] == "HIT" and await response.text() == "<p>maintenance</p>"
+        )
+    assert [(r.fault, r.status) for r in emu.requests] == [
+        ("status", 503),
+        ("status", 200),
+        ("non_json", 200),
+    ]
+
+
+async def test_a_fault_can_pick_one_page_of_a_listing(emu: Emulator) -> None:
+    emu.seed_twilio(5)
+    emu.seed_telnyx(5)
+    emu.inject("status", status=400, page=1, path="/v1/*")
+    emu.inject("status", status=400, page=2, path="/v2/*")
+    async with emu.twilio_client(retry=None) as twilio, emu.telnyx_client(retry=None) as telnyx:
+        first = await twilio.compositions.page(page_size=2)  # page 0 passes
+        assert await telnyx.compositions.page(page_size=2)  # page 1 passes
+        with pytest.raises(BadRequestError):
+            await first.next_page()
+        with pytest.raises(BadRequestError):
+            await telnyx.compositions.page(page_size=2, page_number=2)
+    assert [(r.page, r.fault) for r in emu.requests] == [
+        (0, None),
+        (1, None),
+        (1, "status"),
+        (2, "status"),
+    ]
+
+
+async def test_a_listing_without_meta(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    emu.seed_telnyx(3)
+    emu.seed_twilio(1)
+    emu.inject("no_meta", path="/v2/*")
+    emu.inject("no_meta", path="/v1/*")
+    async with http.get(f"{emu.telnyx_base_url}/room_compositions", headers=telnyx_auth(emu)) as r:
+        telnyx_body = await r.json()
+    async with http.get(f"{emu.twilio_base_url}/Compositions", headers=twilio_auth(emu)) as r:
+        twilio_body = await r.json()
+    assert list(telnyx_body) == ["data"] and len(telnyx_body["data"]) == 3
+    assert list(twilio_body) == ["compositions"] and len(twilio_body["compositions"]) == 1
+    emu.inject("no_meta")
+    async with emu.telnyx_client(retry=None) as client:
+        with pytest.raises(ResponseDecodeError, match="meta"):
+            await client.compositions.list()
+
+
+async def test_ignore_page_answers_the_first_page_again(emu: Emulator) -> None:
+    newest_first = emu.seed_telnyx(6)[::-1]
+    emu.inject("ignore_page", page=2)
+    async with emu.telnyx_client(retry=None) as client:
+        again = await client.compositions.page(page_size=2, page_number=2)
+        assert [c.id for c in again.items] == newest_first[:2] and again.page_number == 1
+        seen = []
+        emu.inject("ignore_page", page=2)
+        with pytest.raises(ResponseDecodeError, match="repeated"):
+            async for c in client.compositions.stream(page_size=2):
+                seen.append(c.id)
+    assert seen == newest_first[:2]
+    sids = emu.seed_twilio(4)[::-1]
+    emu.inject("ignore_page", page=1)
+    async with emu.twilio_client(retry=None) as twilio:
+        first = await twilio.compositions.page(page_size=2)
+        second = await first.next_page()
+    assert second is not None and [c.sid for c in second.items] == sids[:2]
+    assert second.next_page_url == first.next_page_url  # a loop a client must notice
+
+
+@pytest.mark.parametrize("provider", ["twilio", "telnyx"])
+async def test_a_malformed_status_line_is_a_connection_error(emu: Emulator, provider: str) -> None:
+    emu.inject("malformed_status")
+    client = (
+        emu.twilio_client(retry=None) if provider == "twilio" else emu.telnyx_client(retry=None)
+    )
+    async with client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.compositions.list()
+    assert "2OO" in info.value.cause or "status" in info.value.cause.lower()
+    (request,) = emu.requests
+    assert (request.fault, request.status, request.finished) == ("malformed_status", None, True)
+
+
+async def test_raw_bytes_are_written_as_they_are(emu: Emulator) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Raw: yes\r\n\r\nhello world"
+    emu.inject("raw", body=reply, path="/_media/*")
+    reader, writer = await asyncio.open_connection(emu.host, emu.port)
+    writer.write(b"GET /_media/telnyx/x.mp4 HTTP/1.1\r\nHost: emulator\r\n\r\n")
+    try:
+        assert await reader.read() == reply  # every byte, then the connection closes
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    (request,) = emu.requests
+    assert (request.fault, request.status) == ("raw", None)
+
+
+async def test_public_origin_names_another_host_in_twilio_urls(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    (sid,) = emu.seed_twilio(1)
+    emu.seed_twilio(2)
+    with pytest.raises(ValueError, match="public_origin"):
+        emu.public_origin = "https://video.twilio.com/v1"
+    emu.public_origin = "https://video.twilio.com/"
+    assert emu.public_origin == "https://video.twilio.com"
+    async with emu.twilio_client(retry=None) as client:
+        page = await client.compositions.page(page_size=1)
+        fetched = await client.compositions.fetch(sid)
+        # Media URLs still name the emulator: the download works.
+        result = await client.compositions.download(sid, tmp_path)
+    assert page.next_page_url is not None
+    assert page.next_page_url.startswith("https://video.twilio.com/v1/Compositions?")
+    assert fetched.url == f"https://video.twilio.com/v1/Compositions/{sid}"
+    assert emu.composition(sid)["url"] == fetched.url
+    assert result.path is not None and result.path.read_bytes() == emu.media_bytes(sid)
+    emu.public_origin = None
+    assert emu.composition(sid)["url"] == f"{emu.twilio_base_url}/Compositions/{sid}"
+    async with Emulator(public_origin="http://proxy.example:8080") as other:
+        other.seed_twilio(1)
+        async with other.twilio_client() as client:
+            (only,) = await client.compositions.list()
+    assert only.url is not None and only.url.startswith("http://proxy.example:8080/v1/")
+
+
+async def test_compress_encodes_what_the_request_accepts_and_nothing_else(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    (id,) = emu.seed_telnyx(1)
+    media_url = emu.composition(id)["download_url"]
+    emu.inject("compress", times=3)
+    async with http.get(media_url, headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert "Content-Length" not in response.headers
+        assert await response.read() == emu.media_bytes(id)  # decoded by aiohttp
+    async with http.get(media_url, headers={"Accept-Encoding": "identity"}) as response:
+        assert "Content-Encoding" not in response.headers
+        assert response.content_length == len(emu.media_bytes(id))
+        assert await response.read() == emu.media_bytes(id)
+    url = f"{emu.telnyx_base_url}/room_compositions/{id}"
+    headers = {**telnyx_auth(emu), "Accept-Encoding": "deflate"}
+    async with http.get(url, headers=headers) as response:
+        assert response.headers["Content-Encoding"] == "deflate"
+        assert (await response.json())["data"]["id"] == id
+    assert [(r.fault, r.status) for r in emu.requests] == [("compress", 200)] * 3

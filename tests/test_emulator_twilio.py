@@ -99,7 +99,7 @@ async def test_twilio_client_create_advance_fetch_delete(emu: Emulator) -> None:
     assert done.size == 65_536 and done.duration > 0 and done.bitrate > 0
     assert done.date_completed is not None and done.date_completed >= done.date_created
     assert done.url == f"{emu.twilio_base_url}/Compositions/{created.sid}"
-    assert done.media_url == f"{done.url}/Media"
+    assert done.media_link == f"{done.url}/Media"
     assert done.trim is False and done.resolution == "1280x720"
     assert deleted.status is CompositionStatus.DELETED and deleted.date_deleted is not None
     assert [r.method for r in emu.requests] == ["POST", "GET", "GET", "DELETE", "GET"]

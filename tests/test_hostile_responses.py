@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from rawhttp import RawRequest, RawServer, http_response
-from twilio_server import ACCOUNT_SID as SERVER_SID
-from twilio_server import AUTH_TOKEN as SERVER_TOKEN
-from twilio_server import TwilioServer, basic_auth
+from helpers import basic_auth
 from yarl import URL
 
 from async_compositions import (
@@ -25,6 +22,7 @@ from async_compositions import (
     TelnyxClient,
     TwilioClient,
 )
+from async_compositions.emulator import Emulator
 
 SID = "CJ" + "a" * 32
 ROOM = "RM" + "b" * 32
@@ -274,17 +272,18 @@ async def test_twilio_page_of_the_wrong_shape(
 
 async def test_next_page_url_with_userinfo_is_followed_without_it() -> None:
     """aiohttp refuses to combine credentials in a URL with an Authorization header."""
-    async with TwilioServer(records=5) as server:
-        host = server.origin.split("://", 1)[1]
-        server.next_page_origin = f"http://u:p@{host}"
-        async with TwilioClient(
-            SERVER_SID, SERVER_TOKEN, base_url=server.base_url, retry=NO_RETRY
-        ) as client:
+    async with Emulator(manual=True, account_sid=ACCOUNT, auth_token=TOKEN) as emu:
+        listed = emu.seed_twilio(5)[::-1]
+        host = emu.url.split("://", 1)[1]
+        emu.public_origin = f"http://u:p@{host}"
+        async with emu.twilio_client(retry=NO_RETRY) as client:
+            first = await client.compositions.page(page_size=2)
             got = [c.sid async for c in client.compositions.stream(page_size=2)]
-    assert len(got) == 5
-    auth = {r.headers["Authorization"] for r in server.requests}
-    assert auth == {basic_auth(SERVER_SID, SERVER_TOKEN)}
-    assert [r.query["Page"] for r in server.requests[1:]] == ["1", "2"]
+    assert first.next_page_url is not None and first.next_page_url.startswith("http://u:p@")
+    assert got == listed
+    auth = {r.headers["Authorization"] for r in emu.requests}
+    assert auth == {basic_auth(ACCOUNT, TOKEN)}
+    assert [r.page for r in emu.requests[1:]] == [0, 1, 2]
 
 
 async def test_telnyx_meta_of_the_wrong_shape(telnyx: TelnyxClient, mocked: Any) -> None:
@@ -370,44 +369,49 @@ async def test_telnyx_no_download_url_yet(telnyx: TelnyxClient, mocked: Any) -> 
 # -- malformed status lines, over real sockets ------------------------------------------------
 
 
-def _bad_status(request: RawRequest) -> bytes:
-    return http_response(b"{}", status_line=b"HTTP/1.1 2OO OK")
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    # The emulator knows this file's secrets, so that an error holding them is caught.
+    async with Emulator(
+        manual=True, account_sid=ACCOUNT, auth_token=TOKEN, telnyx_api_key=KEY
+    ) as e:
+        yield e
 
 
-async def test_malformed_status_line_from_the_api(tmp_path: Path) -> None:
-    async with RawServer(_bad_status) as server:
-        async with TwilioClient(
-            ACCOUNT, TOKEN, base_url=f"{server.origin}/v1", retry=NO_RETRY
-        ) as twilio:
-            with pytest.raises(APIConnectionError) as info:
-                await twilio.compositions.fetch(SID)
-        assert_no_secret(info.value)
-        assert info.value.__cause__ is None and info.value.__context__ is None
-        assert "2OO" in info.value.cause or "status" in info.value.cause.lower()
-        async with TelnyxClient(KEY, base_url=f"{server.origin}/v2", retry=NO_RETRY) as telnyx:
-            with pytest.raises(APIConnectionError) as info:
-                await telnyx.compositions.page()
-        assert_no_secret(info.value)
+async def test_malformed_status_line_from_the_api(emu: Emulator) -> None:
+    emu.inject("malformed_status", times=2)  # "HTTP/1.1 2OO OK"
+    async with TwilioClient(ACCOUNT, TOKEN, base_url=emu.twilio_base_url, retry=NO_RETRY) as twilio:
+        with pytest.raises(APIConnectionError) as info:
+            await twilio.compositions.fetch(SID)
+    assert_no_secret(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert "2OO" in info.value.cause or "status" in info.value.cause.lower()
+    async with TelnyxClient(KEY, base_url=emu.telnyx_base_url, retry=NO_RETRY) as telnyx:
+        with pytest.raises(APIConnectionError) as info:
+            await telnyx.compositions.page()
+    assert_no_secret(info.value)
     # The server saw the credentials: the test would catch them if they were in the error.
-    assert server.requests[0].headers["authorization"].startswith("Basic ")
-    assert server.requests[1].headers["authorization"] == f"Bearer {KEY}"
+    assert emu.requests[0].headers["authorization"] == f"Basic {SECRETS[2]}"
+    assert emu.requests[1].headers["authorization"] == f"Bearer {KEY}"
+    assert [r.fault for r in emu.requests] == ["malformed_status"] * 2
 
 
-async def test_malformed_status_line_from_the_media_host(
-    telnyx: TelnyxClient, tmp_path: Path
-) -> None:
-    async with RawServer(_bad_status) as media:
-        url = f"{media.origin}/{ID}.mp4?{SIGNATURE}"
-        with aioresponses(passthrough=[media.origin]) as mocked:
-            record = telnyx_record(download_url=url)
-            mocked.get(f"{TELNYX}/room_compositions/{ID}", payload={"data": record})
-            with pytest.raises(CompositionsError) as info:
-                await telnyx.compositions.download(ID, tmp_path)
+async def test_malformed_status_line_from_the_media_host(emu: Emulator, tmp_path: Path) -> None:
+    (id,) = emu.seed_telnyx(1)
+    token = URL(emu.composition(id)["download_url"]).query["token"]
+    emu.inject("malformed_status", path="/_media/*")
+    async with TelnyxClient(KEY, base_url=emu.telnyx_base_url, retry=NO_RETRY) as telnyx:
+        with pytest.raises(CompositionsError) as info:
+            await telnyx.compositions.download(id, tmp_path)
     assert isinstance(info.value, APIConnectionError)
     assert_no_secret(info.value)
+    for obj in reachable(info.value):  # nor the media URL's signing token
+        assert token not in repr(obj) and token not in str(obj)
     assert entries(tmp_path) == []
-    assert len(media.requests) == 1
-    assert "authorization" not in media.requests[0].headers
+    api, media = emu.requests
+    assert api.headers["Authorization"] == f"Bearer {KEY}"
+    assert media.path == f"/_media/telnyx/{id}.mp4" and media.fault == "malformed_status"
+    assert "authorization" not in media.headers
 
 
 async def test_wrong_json_shapes_never_escape_as_builtin_errors(

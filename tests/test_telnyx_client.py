@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
-import aiohttp
 import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
 from async_compositions import (
-    APIConnectionError,
     AuthenticationError,
     BadRequestError,
     CompositionStatus,
@@ -216,33 +214,6 @@ async def test_get_retries_5xx_until_success(client: TelnyxClient, mocked: Any) 
     comp = await client.compositions.fetch(ID)
     assert comp.id == ID
     assert len(calls(mocked, "GET", ITEM_URL)) == 3
-
-
-async def test_create_is_not_retried_on_500(client: TelnyxClient, mocked: Any) -> None:
-    mocked.post(LIST_URL, status=500, payload={"errors": [{"code": "1", "title": "boom"}]})
-    mocked.post(LIST_URL, status=202, payload={"data": RECORD})
-    with pytest.raises(ServerError):
-        await client.compositions.create(session_id=SESSION)
-    assert len(calls(mocked, "POST", LIST_URL)) == 1
-
-
-async def test_create_is_retried_after_429(client: TelnyxClient, mocked: Any) -> None:
-    limited = {"errors": [{"code": "10011", "title": "Too many requests"}]}
-    mocked.post(LIST_URL, status=429, payload=limited, headers={"Retry-After": "0"})
-    mocked.post(LIST_URL, status=202, payload={"data": RECORD})
-    comp = await client.compositions.create(session_id=SESSION)
-    assert comp.id == ID
-    assert len(calls(mocked, "POST", LIST_URL)) == 2
-
-
-async def test_create_is_not_retried_after_a_connection_error_mid_request(
-    client: TelnyxClient, mocked: Any
-) -> None:
-    mocked.post(LIST_URL, exception=aiohttp.ServerDisconnectedError())
-    mocked.post(LIST_URL, status=202, payload={"data": RECORD})
-    with pytest.raises(APIConnectionError):
-        await client.compositions.create(session_id=SESSION)
-    assert len(calls(mocked, "POST", LIST_URL)) == 1
 
 
 async def test_delete_retries_503(client: TelnyxClient, mocked: Any) -> None:

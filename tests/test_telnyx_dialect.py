@@ -118,14 +118,14 @@ def test_create_accepts_typed_regions_and_drops_their_unset_fields(
 ) -> None:
     typed = create(
         dialect,
-        video_layout={"main": VideoRegion(width=640, height=360, z_pos=-2, video_sources=["*"])}
+        video_layout={"main": VideoRegion(width=640, height=360, z_pos=-2, video_sources=["*"])},
     )
     assert typed.body == (
         b'{"video_layout":{"main":{"height":360,"video_sources":["*"],"width":640,"z_pos":-2}}}'
     )
     as_dict = create(
         dialect,
-        video_layout={"main": {"height": 360, "video_sources": ["*"], "width": 640, "z_pos": -2}}
+        video_layout={"main": {"height": 360, "video_sources": ["*"], "width": 640, "z_pos": -2}},
     )
     assert as_dict.body == typed.body
 
@@ -229,9 +229,7 @@ def test_query_keys_are_percent_encoded_like_the_official_sdk(dialect: TelnyxDia
 def test_query_without_filters(dialect: TelnyxDialect) -> None:
     query = dialect.listing({}, None)
     assert query.request(1).url.raw_path_qs == "/v2/room_compositions"
-    assert query.request(7).url.raw_path_qs == (
-        "/v2/room_compositions?page%5Bnumber%5D=7"
-    )
+    assert query.request(7).url.raw_path_qs == ("/v2/room_compositions?page%5Bnumber%5D=7")
 
 
 def test_status_filter_takes_the_enum(dialect: TelnyxDialect) -> None:

@@ -11,14 +11,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from twilio_server import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    TwilioServer,
-    basic_auth,
-    composition_sid,
-    stray_tasks,
-)
+from helpers import basic_auth, stray_tasks
 
 from async_compositions import (
     AuthenticationError,
@@ -26,22 +19,37 @@ from async_compositions import (
     ResponseDecodeError,
     TwilioClient,
 )
+from async_compositions.emulator import Emulator
 from async_compositions.twilio import Composition
 
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "s3cr3t-auth-token-0f9e8d7c6b5a"
+ROOM = "RM" + "a1" * 16
+OTHER_ROOM = "RM" + "b2" * 16
 LIST_URL = "https://video.twilio.com/v1/Compositions"
 GUARD = 5.0  # seconds; only stops a broken test from hanging, never asserted on
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[TwilioServer]:
-    async with TwilioServer() as srv:
-        yield srv
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(manual=True, seed=5, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as e:
+        yield e
 
 
 @pytest.fixture
-async def client(server: TwilioServer) -> AsyncIterator[TwilioClient]:
-    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=None) as c:
+async def client(emu: Emulator) -> AsyncIterator[TwilioClient]:
+    async with emu.twilio_client(retry=None) as c:
         yield c
+
+
+def seed(emu: Emulator, n: int, **kwargs: Any) -> list[str]:
+    """``n`` compositions, their SIDs in listing order (newest first)."""
+    return emu.seed_twilio(n, **kwargs)[::-1]
+
+
+def pages(emu: Emulator) -> list[int | None]:
+    """The page number of each request, in arrival order (None: not a listing)."""
+    return [r.page for r in emu.requests]
 
 
 @pytest.fixture
@@ -56,7 +64,8 @@ def sids(items: list[Composition] | Page[Composition]) -> list[str]:
 
 
 def expected(start: int, stop: int) -> list[str]:
-    return [composition_sid(i) for i in range(start, stop)]
+    """SIDs for the canned (aioresponses) pages below."""
+    return [f"CJ{i:032x}" for i in range(start, stop)]
 
 
 def request_count(m: aioresponses) -> int:
@@ -86,7 +95,7 @@ async def settle() -> None:
             return
 
 
-async def assert_clean(server: TwilioServer, requests: int) -> None:
+async def assert_clean(emu: Emulator, requests: int) -> None:
     """No task left behind, no unclosed resource, and no request beyond ``requests``."""
     await settle()
     assert stray_tasks() == set()
@@ -94,17 +103,25 @@ async def assert_clean(server: TwilioServer, requests: int) -> None:
         warnings.simplefilter("always")
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
-    assert len(server.requests) == requests
+    assert len(emu.requests) == requests
 
 
 # -- limits and page counts ------------------------------------------------------------------
 
 
-async def test_stream_over_three_pages(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(8)
-    items = [c async for c in client.compositions.stream(page_size=3)]
-    assert sids(items) == expected(0, 8)
-    assert [r.page for r in server.requests] == [0, 1, 2]
+async def test_stream_walks_every_page_one_request_each(
+    emu: Emulator, client: TwilioClient
+) -> None:
+    listed = seed(emu, 8, room_sid=ROOM)
+    seed(emu, 3, room_sid=OTHER_ROOM)
+    items = [c async for c in client.compositions.stream(room_sid=ROOM, page_size=3)]
+    assert sids(items) == listed
+    assert pages(emu) == [0, 1, 2]
+    first, *later = emu.requests
+    assert first.query_string == f"RoomSid={ROOM}&PageSize=3"
+    # Each later page is the previous page's next_page_url: filters and token carried on.
+    assert [r.query["PageToken"] for r in later] == [f"PA{listed[2]}", f"PA{listed[5]}"]
+    assert all(r.query["RoomSid"] == ROOM and r.query["PageSize"] == "3" for r in later)
 
 
 @pytest.mark.parametrize(
@@ -119,7 +136,7 @@ async def test_stream_over_three_pages(server: TwilioServer, client: TwilioClien
     ],
 )
 async def test_limit_caps_items_and_requests(
-    server: TwilioServer,
+    emu: Emulator,
     client: TwilioClient,
     records: int,
     limit: int,
@@ -127,99 +144,108 @@ async def test_limit_caps_items_and_requests(
     yielded: int,
     pages: int,
 ) -> None:
-    server.add_compositions(records)
+    listed = seed(emu, records)
     items = [c async for c in client.compositions.stream(limit=limit, page_size=page_size)]
-    assert sids(items) == expected(0, yielded)
-    await assert_clean(server, pages)
+    assert sids(items) == listed[:yielded]
+    await assert_clean(emu, pages)
 
 
 @pytest.mark.parametrize(
     ("limit", "sent", "pages"), [(10, "10", 1), (100, "100", 1), (250, "100", 3)]
 )
 async def test_limit_without_page_size_sends_min_limit_100(
-    server: TwilioServer, client: TwilioClient, limit: int, sent: str, pages: int
+    emu: Emulator, client: TwilioClient, limit: int, sent: str, pages: int
 ) -> None:
-    server.add_compositions(300)
+    listed = seed(emu, 300)
     items = await client.compositions.list(limit=limit)
-    assert len(items) == limit
-    assert server.requests[0].query == {"PageSize": sent}
-    assert len(server.requests) == pages
+    assert sids(items) == listed[:limit]
+    assert emu.requests[0].query_string == f"PageSize={sent}"
+    assert len(emu.requests) == pages
 
 
 async def test_no_limit_no_page_size_sends_no_page_size(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
-    server.add_compositions(60)
+    listed = seed(emu, 60)
     items = await client.compositions.list()
-    assert sids(items) == expected(0, 60)
-    assert server.requests[0].query_string == ""
-    assert len(server.requests) == 2  # the server's default page size is 50
+    assert sids(items) == listed
+    assert emu.requests[0].query_string == ""
+    assert len(emu.requests) == 2  # the server's default page size is 50
 
 
-async def test_list_is_eager(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(7)
+async def test_list_is_eager(emu: Emulator, client: TwilioClient) -> None:
+    listed = seed(emu, 7)
     items = await client.compositions.list(page_size=3, status="completed")
     assert isinstance(items, list)
-    assert sids(items) == expected(0, 7)
-    assert len(server.requests) == 3
-    await assert_clean(server, 3)
+    assert sids(items) == listed
+    assert len(emu.requests) == 3
+    await assert_clean(emu, 3)
 
 
 # -- page() and resuming ----------------------------------------------------------------------
 
 
-async def test_page_and_next_page(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(5)
+async def test_page_and_next_page(emu: Emulator, client: TwilioClient) -> None:
+    listed = seed(emu, 5)
     first = await client.compositions.page(page_size=3)
     assert isinstance(first, Page)
-    assert sids(first.items) == expected(0, 3)
+    assert sids(first.items) == listed[:3]
     assert first.has_next is True
-    assert first.next_page_url == f"{server.base_url}/Compositions?PageSize=3&Page=1&PageToken=PT1"
+    assert first.next_page_url == (
+        f"{emu.twilio_base_url}/Compositions?PageSize=3&Page=1&PageToken=PA{listed[2]}"
+    )
     second = await first.next_page()
     assert second is not None
-    assert sids(second.items) == expected(3, 5)
+    assert sids(second.items) == listed[3:]
     assert second.has_next is False
     assert second.next_page_url is None
     assert await second.next_page() is None
-    assert len(server.requests) == 2
+    assert len(emu.requests) == 2
 
 
-async def test_page_url_resumes_a_listing(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(8)
+async def test_page_url_resumes_a_listing(emu: Emulator, client: TwilioClient) -> None:
+    listed = seed(emu, 8)
     first = await client.compositions.page(page_size=3, status="completed")
     assert first.next_page_url is not None
     # A later run, another client: only the URL string was kept.
-    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url) as other:
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url) as other:
         resumed = await other.compositions.page(page_url=first.next_page_url)
-    assert sids(resumed.items) == expected(3, 6)
-    assert server.requests[1].query_string == "Status=completed&PageSize=3&Page=1&PageToken=PT1"
-    relative = resumed.next_page_url.removeprefix(server.origin) if resumed.next_page_url else ""
+    assert sids(resumed.items) == listed[3:6]
+    assert emu.requests[1].query_string == (
+        f"Status=completed&PageSize=3&Page=1&PageToken=PA{listed[2]}"
+    )
+    relative = resumed.next_page_url.removeprefix(emu.url) if resumed.next_page_url else ""
     assert relative.startswith("/v1/Compositions?")
     last = await client.compositions.page(page_url=relative)
-    assert sids(last.items) == expected(6, 8)
-    assert not last.has_next
+    assert sids(last.items) == listed[6:]
+    assert not last.has_next and last.next_page_url is None
+    # Resuming from the URL and following next_page() give the same page.
+    followed = await first.next_page()
+    assert followed is not None and followed.items == resumed.items
+    assert emu.requests[3].url_path_qs == emu.requests[1].url_path_qs
 
 
 @pytest.mark.parametrize(
     "page_url",
     [
-        "https://evil.example.com/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
-        "https://video.twilio.com/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
-        "http://user:pass@{host}/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
-        "/proxy/v1/Compositions?PageSize=3&Page=1&PageToken=PT1",
+        "https://evil.example.com/v1/Compositions?PageSize=3&Page=1&PageToken={token}",
+        "https://video.twilio.com/v1/Compositions?PageSize=3&Page=1&PageToken={token}",
+        "http://user:pass@{host}/v1/Compositions?PageSize=3&Page=1&PageToken={token}",
+        "/proxy/v1/Compositions?PageSize=3&Page=1&PageToken={token}",
     ],
 )
 async def test_a_page_url_on_another_host_is_replayed_on_the_base_url(
-    server: TwilioServer, client: TwilioClient, page_url: str
+    emu: Emulator, client: TwilioClient, page_url: str
 ) -> None:
     """The same rule next_page() applies: the query goes to the configured base URL only."""
-    server.add_compositions(7)
-    host = server.origin.split("://", 1)[1]
-    page = await client.compositions.page(page_url=page_url.format(host=host))
-    (request,) = server.requests
-    assert request.path_qs == "/v1/Compositions?PageSize=3&Page=1&PageToken=PT1"
+    listed = seed(emu, 7)
+    host = emu.url.split("://", 1)[1]
+    token = f"PA{listed[2]}"
+    page = await client.compositions.page(page_url=page_url.format(host=host, token=token))
+    (request,) = emu.requests
+    assert request.url_path_qs == f"/v1/Compositions?PageSize=3&Page=1&PageToken={token}"
     assert request.headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
-    assert len(page.items) == 3
+    assert sids(page.items) == listed[3:6]
 
 
 @pytest.mark.parametrize(
@@ -233,27 +259,27 @@ async def test_a_page_url_on_another_host_is_replayed_on_the_base_url(
     ],
 )
 async def test_a_page_url_that_is_not_a_listing_is_refused_before_any_request(
-    server: TwilioServer, client: TwilioClient, page_url: str
+    emu: Emulator, client: TwilioClient, page_url: str
 ) -> None:
     with pytest.raises(ValueError, match="page_url"):
-        await client.compositions.page(page_url=page_url.format(origin=server.origin))
-    assert server.requests == []
+        await client.compositions.page(page_url=page_url.format(origin=emu.url))
+    assert emu.requests == []
 
 
 async def test_every_next_page_url_next_page_follows_is_accepted_as_page_url(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
-    server.add_compositions(7)
-    server.next_page_origin = "https://proxy.example.com"
+    listed = seed(emu, 7)
+    emu.public_origin = "https://proxy.example.com"
     first = await client.compositions.page(page_size=3)
     assert first.next_page_url is not None
     assert first.next_page_url.startswith("https://proxy.example.com/v1/Compositions?")
     followed = await first.next_page()
     resumed = await client.compositions.page(page_url=first.next_page_url)
     assert followed is not None
-    assert sids(followed.items) == sids(resumed.items)
-    _, second, third = server.requests
-    assert second.path_qs == third.path_qs
+    assert sids(followed.items) == sids(resumed.items) == listed[3:6]
+    _, second, third = emu.requests
+    assert second.url_path_qs == third.url_path_qs
 
 
 @pytest.mark.parametrize(
@@ -261,12 +287,12 @@ async def test_every_next_page_url_next_page_follows_is_accepted_as_page_url(
     [{"status": "completed"}, {"page_size": 3}, {"room_sid": "RM" + "1" * 32}],
 )
 async def test_page_url_with_filters_is_a_type_error(
-    server: TwilioServer, client: TwilioClient, filters: dict[str, Any]
+    emu: Emulator, client: TwilioClient, filters: dict[str, Any]
 ) -> None:
-    url = f"{server.base_url}/Compositions?PageSize=3&Page=1&PageToken=PT1"
+    url = f"{emu.twilio_base_url}/Compositions?PageSize=3&Page=1&PageToken=PA1"
     with pytest.raises(TypeError, match="page_url"):
         await client.compositions.page(page_url=url, **filters)
-    assert server.requests == []
+    assert emu.requests == []
 
 
 # -- termination ----------------------------------------------------------------------------
@@ -313,7 +339,7 @@ async def test_repeated_next_page_url_raises(
 @pytest.mark.parametrize(
     "body",
     [
-        {"compositions": [{"sid": composition_sid(0), "status": "completed"}]},
+        {"compositions": [{"sid": expected(0, 1)[0], "status": "completed"}]},
         {"compositions": [], "meta": None},
         {"meta": {"next_page_url": None, "key": "compositions"}},
         {"compositions": {}, "meta": {"next_page_url": None}},
@@ -346,61 +372,55 @@ async def test_record_repeated_across_a_page_boundary_is_yielded_once(
 
 
 async def test_next_page_is_requested_while_the_current_one_is_consumed(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
-    server.add_compositions(9)
+    listed = seed(emu, 9)
     got: list[str] = []
     async for c in client.compositions.stream(page_size=3):
         got.append(c.sid)
         if len(got) == 1:
-            # Block mid-page 1 until the server sees page 2 being asked for.
-            async with asyncio.timeout(GUARD):
-                await server.wait_for_requests(2)
-            async with asyncio.timeout(GUARD):
-                await server.wait_for_responses(2)
+            # Block mid-page 1 until the emulator has answered page 2's request.
+            await emu.wait_for_responses(2, timeout=GUARD)
             await settle()
             # Exactly one page ahead: page 3 waits until the consumer reaches page 2.
-            assert [r.page for r in server.requests] == [0, 1]
+            assert pages(emu) == [0, 1]
         if len(got) == 4:
-            async with asyncio.timeout(GUARD):
-                await server.wait_for_requests(3)
-    assert got == expected(0, 9)
-    await assert_clean(server, 3)
+            await emu.wait_for_requests(3, timeout=GUARD)
+    assert got == listed
+    await assert_clean(emu, 3)
 
 
-async def test_break_cancels_the_prefetch(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(9)
-    release = server.hold(page=1)
+async def test_break_cancels_the_prefetch(emu: Emulator, client: TwilioClient) -> None:
+    seed(emu, 9)
+    hold = emu.hold(page=1)
     async for _ in client.compositions.stream(page_size=3):
-        async with asyncio.timeout(GUARD):
-            await server.wait_for_requests(2)
+        await hold.wait_arrived(timeout=GUARD)
         break
-    await assert_clean(server, 2)
-    release.set()
-    await assert_clean(server, 2)
+    await assert_clean(emu, 2)
+    hold.lift()
+    await assert_clean(emu, 2)
 
 
-async def test_aclosing_cancels_the_prefetch(server: TwilioServer, client: TwilioClient) -> None:
-    server.add_compositions(9)
-    release = server.hold(page=1)
+async def test_aclosing_cancels_the_prefetch(emu: Emulator, client: TwilioClient) -> None:
+    seed(emu, 9)
+    hold = emu.hold(page=1)
     stream = client.compositions.stream(page_size=3)
     async with contextlib.aclosing(stream) as items:
         async for _ in items:
-            async with asyncio.timeout(GUARD):
-                await server.wait_for_requests(2)
+            await hold.wait_arrived(timeout=GUARD)
             break
     # aclose() has returned: the prefetch is already gone, without extra loop turns.
     assert stray_tasks() == set()
-    release.set()
-    await assert_clean(server, 2)
+    hold.lift()
+    await assert_clean(emu, 2)
 
 
 @pytest.mark.parametrize("where", ["mid_page", "awaiting_next_page"])
 async def test_cancelling_the_consumer_cancels_the_prefetch(
-    server: TwilioServer, client: TwilioClient, where: str
+    emu: Emulator, client: TwilioClient, where: str
 ) -> None:
-    server.add_compositions(9)
-    release = server.hold(page=1)
+    listed = seed(emu, 9)
+    hold = emu.hold(page=1)
     got: list[str] = []
     never = asyncio.Event()
 
@@ -411,23 +431,20 @@ async def test_cancelling_the_consumer_cancels_the_prefetch(
                 await never.wait()
 
     task = asyncio.create_task(consume())
-    async with asyncio.timeout(GUARD):
-        await server.wait_for_requests(2)
+    await hold.wait_held(timeout=GUARD)
     await settle()
-    assert got == (expected(0, 1) if where == "mid_page" else expected(0, 3))
+    assert got == (listed[:1] if where == "mid_page" else listed[:3])
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await assert_clean(server, 2)
-    release.set()
-    await assert_clean(server, 2)
+    await assert_clean(emu, 2)
+    hold.lift()
+    await assert_clean(emu, 2)
 
 
-async def test_asyncio_timeout_cancels_the_prefetch(
-    server: TwilioServer, client: TwilioClient
-) -> None:
-    server.add_compositions(9)
-    release = server.hold(page=1)
+async def test_asyncio_timeout_cancels_the_prefetch(emu: Emulator, client: TwilioClient) -> None:
+    listed = seed(emu, 9)
+    hold = emu.hold(page=1)
     got: list[str] = []
     loop = asyncio.get_running_loop()
     with pytest.raises(TimeoutError):
@@ -435,49 +452,46 @@ async def test_asyncio_timeout_cancels_the_prefetch(
             async for c in client.compositions.stream(page_size=3):
                 got.append(c.sid)
                 if len(got) == 3:
-                    async with asyncio.timeout(GUARD):
-                        await server.wait_for_requests(2)
+                    await hold.wait_held(timeout=GUARD)
                     # Expire now: the stream is about to wait for the held page 2.
                     deadline.reschedule(loop.time())
-    assert got == expected(0, 3)
-    await assert_clean(server, 2)
-    release.set()
-    await assert_clean(server, 2)
+    assert got == listed[:3]
+    await assert_clean(emu, 2)
+    hold.lift()
+    await assert_clean(emu, 2)
 
 
 async def test_error_on_next_page_surfaces_after_the_current_page(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
-    server.add_compositions(9)
-    server.inject(401, page=1)
+    listed = seed(emu, 9)
+    emu.inject("status", status=401, page=1)
     got: list[str] = []
     with pytest.raises(AuthenticationError) as info:
         async for c in client.compositions.stream(page_size=3):
             got.append(c.sid)
             if len(got) == 1:
                 # The 401 for page 2 has arrived while page 1 is still being consumed.
-                async with asyncio.timeout(GUARD):
-                    await server.wait_for_responses(2)
+                await emu.wait_for_responses(2, timeout=GUARD)
                 await settle()
-    assert got == expected(0, 3)
-    assert info.value.status == 401
-    await assert_clean(server, 2)
+    assert got == listed[:3]
+    assert info.value.status == 401 and info.value.request_id == emu.requests[1].request_id
+    await assert_clean(emu, 2)
 
 
 async def test_closing_the_client_cancels_an_abandoned_prefetch(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
-    server.add_compositions(9)
-    release = server.hold(page=1)
+    listed = seed(emu, 9)
+    hold = emu.hold(page=1)
     stream = client.compositions.stream(page_size=3)
     first = await anext(stream)
-    assert first.sid == composition_sid(0)
-    async with asyncio.timeout(GUARD):
-        await server.wait_for_requests(2)
+    assert first.sid == listed[0]
+    await hold.wait_held(timeout=GUARD)
     (prefetch,) = stray_tasks()
     await client.aclose()
     assert prefetch.cancelled()
     assert stray_tasks() == set()
-    release.set()
+    hold.lift()
     await stream.aclose()
-    await assert_clean(server, 2)
+    await assert_clean(emu, 2)

@@ -1,4 +1,9 @@
-"""Retries: what is retried, how often, how long it waits, and what is never sent twice."""
+"""Retries: what is retried, how often, how long it waits, and what is never sent twice.
+
+The policy's arithmetic runs against aioresponses; transport failures against the
+emulator over real sockets. What a create may and may not resend is in
+test_retry_safety.py, for both providers.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from twilio_server import ACCOUNT_SID, AUTH_TOKEN, ROOM_SID, TwilioServer, unused_port
-from yarl import URL
+from helpers import unused_port
 
 from async_compositions import (
     APIConnectionError,
@@ -24,7 +28,11 @@ from async_compositions import (
     ServerError,
     TwilioClient,
 )
+from async_compositions.emulator import Emulator
 
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "s3cr3t-auth-token-0f9e8d7c6b5a"
+ROOM_SID = "RM" + "1" * 32
 BASE = "https://video.twilio.com/v1/Compositions"
 SID = "CJ" + "0" * 32
 ITEM = f"{BASE}/{SID}"
@@ -146,34 +154,6 @@ async def test_client_errors_are_not_retried(
         await client.compositions.fetch(SID)
     assert sent(m) == 1
     assert delays.slept == []
-
-
-# -- create is never sent twice unless it surely did not happen --------------------------------
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_create_5xx_is_sent_once(
-    mocked: tuple[aioresponses, TwilioClient], delays: Delays, status: int
-) -> None:
-    m, client = mocked
-    m.post(BASE, status=status, repeat=True)
-    with pytest.raises(ServerError):
-        await create(client)
-    assert sent(m) == 1
-    assert delays.slept == []
-
-
-async def test_create_429_then_201_succeeds_in_two_requests(
-    mocked: tuple[aioresponses, TwilioClient],
-) -> None:
-    m, client = mocked
-    m.post(BASE, status=429)
-    m.post(BASE, status=201, payload=COMPOSITION)
-    comp = await create(client)
-    assert comp.sid == SID
-    assert sent(m) == 2
-    first, second = m.requests[("POST", URL(BASE))]
-    assert first.kwargs["data"] == second.kwargs["data"]  # the same create, resent as is
 
 
 # -- Retry-After -------------------------------------------------------------------------------
@@ -338,53 +318,55 @@ async def test_connection_refused_is_retried_then_raised(
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[TwilioServer]:
-    async with TwilioServer(records=1) as srv:
-        yield srv
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(manual=True, seed=2, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as e:
+        yield e
 
 
 @pytest.mark.parametrize(("verb", "attempts"), [("fetch", 2), ("delete", 2), ("create", 1)])
 async def test_timeout_becomes_api_timeout_error(
-    server: TwilioServer, delays: Delays, verb: str, attempts: int
+    emu: Emulator, delays: Delays, verb: str, attempts: int
 ) -> None:
-    server.hold()  # every request waits until the server closes
+    (sid,) = emu.seed_twilio(1)
+    hold = emu.hold()  # every request waits until the emulator stops
     retry = policy(delays, max_attempts=2)
     async with TwilioClient(
-        ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=retry, timeout=0.1
+        ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url, retry=retry, timeout=0.1
     ) as client:
         with pytest.raises(APITimeoutError) as info:
             if verb == "fetch":
-                await client.compositions.fetch(SID)
+                await client.compositions.fetch(sid)
             elif verb == "delete":
-                await client.compositions.delete(SID)
+                await client.compositions.delete(sid)
             else:
                 await create(client)
     assert type(info.value) is APITimeoutError
     assert isinstance(info.value, APIConnectionError)
     assert info.value.before_send is False
     # A create that timed out may have happened: it is never sent a second time.
-    assert len(server.requests) == attempts
+    assert len(emu.requests) == len(hold.arrived) == attempts
+    assert emu.store.twilio[sid].status == "completed"  # none of them was handled
 
 
 @pytest.mark.parametrize(("verb", "attempts"), [("fetch", 3), ("create", 1)])
 async def test_dropped_connection_is_a_connection_error(
-    server: TwilioServer, delays: Delays, verb: str, attempts: int
+    emu: Emulator, delays: Delays, verb: str, attempts: int
 ) -> None:
-    server.inject(500, disconnect=True, times=None)
+    (sid,) = emu.seed_twilio(1)
+    emu.inject("disconnect", times=10)
     retry = policy(delays, max_attempts=3)
     async with TwilioClient(
-        ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=retry
+        ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url, retry=retry
     ) as client:
         with pytest.raises(APIConnectionError) as info:
             if verb == "fetch":
-                await client.compositions.fetch(SID)
+                await client.compositions.fetch(sid)
             else:
                 await create(client)
     assert type(info.value) is APIConnectionError
     # The server saw the request, so a create must not be resent.
     assert info.value.before_send is False
     assert len(delays.slept) == attempts - 1
-    if verb == "create":
-        assert len(server.requests) == 1
+    assert [r.fault for r in emu.requests] == ["disconnect"] * attempts
     assert info.value.__cause__ is None and info.value.__context__ is None
     assert info.value.cause

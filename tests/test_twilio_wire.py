@@ -1,4 +1,8 @@
-"""What TwilioClient puts on the wire, byte for byte, as a real server receives it."""
+"""What TwilioClient puts on the wire, byte for byte, as the emulator receives it.
+
+The official twilio-python SDK runs against the same emulator, so its requests are the
+reference: the emulator's request log keeps each path, query string and body as sent.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from twilio_server import (
-    ACCOUNT_SID,
-    API_KEY,
-    API_SECRET,
-    AUTH_TOKEN,
-    ROOM_SID,
-    TwilioServer,
-    basic_auth,
-    composition_sid,
-    unused_port,
-)
+from helpers import basic_auth, unused_port
 
 import async_compositions
 from async_compositions import (
@@ -33,8 +27,14 @@ from async_compositions import (
     ServerError,
     TwilioClient,
 )
+from async_compositions.emulator import Emulator
 from async_compositions.twilio import VideoRegion
 
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "s3cr3t-auth-token-0f9e8d7c6b5a"
+API_KEY = "SK" + "fedcba9876543210" * 2
+API_SECRET = "s3cr3t-api-secret-1a2b3c4d5e6f"
+ROOM_SID = "RM" + "1" * 32
 FORM = "application/x-www-form-urlencoded"
 ROOM_A = "RM" + "a" * 32
 # The body twilio-python 9.13.0 sent for this call, captured on loopback (spec section 1.6).
@@ -72,15 +72,34 @@ TWILIO_ENV = (
 )
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[TwilioServer]:
-    async with TwilioServer(records=7) as srv:
-        yield srv
+def emulator() -> Emulator:
+    """An emulator that knows this file's credentials (both the token and the API key)."""
+    return Emulator(
+        manual=True,
+        seed=13,
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        api_key_sid=API_KEY,
+        api_key_secret=API_SECRET,
+    )
 
 
 @pytest.fixture
-async def client(server: TwilioServer) -> AsyncIterator[TwilioClient]:
-    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=None) as c:
+async def emu() -> AsyncIterator[Emulator]:
+    async with emulator() as emulator_:
+        yield emulator_
+
+
+@pytest.fixture
+def newest_first(emu: Emulator) -> list[str]:
+    """Seven completed compositions of ROOM_SID made in 2024, as the listing orders them."""
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    return emu.seed_twilio(7, room_sid=ROOM_SID, start=start)[::-1]
+
+
+@pytest.fixture
+async def client(emu: Emulator, newest_first: list[str]) -> AsyncIterator[TwilioClient]:
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url, retry=None) as c:
         yield c
 
 
@@ -91,7 +110,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-# -- the official SDK, pointed at the test server ------------------------------------------------
+# -- the official SDK, pointed at the emulator -----------------------------------------------------
 
 
 @contextmanager
@@ -105,8 +124,8 @@ def _aiohttp_auth_deprecations_ignored() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def twilio_python_async(server: TwilioServer) -> AsyncIterator[Any]:
-    """twilio-python's Client on its aiohttp-based AsyncTwilioHttpClient, sent to ``server``."""
+async def twilio_python_async(emu: Emulator) -> AsyncIterator[Any]:
+    """twilio-python's Client on its aiohttp-based AsyncTwilioHttpClient, sent to ``emu``."""
     from twilio.http.async_http_client import (  # type: ignore[import-untyped]
         AsyncTwilioHttpClient,
     )
@@ -114,7 +133,7 @@ async def twilio_python_async(server: TwilioServer) -> AsyncIterator[Any]:
 
     class LoopbackHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            url = url.replace(TWILIO_ORIGIN, server.origin)
+            url = url.replace(TWILIO_ORIGIN, emu.url)
             return await super().request(method, url, *args, **kwargs)
 
     with _aiohttp_auth_deprecations_ignored():
@@ -123,17 +142,17 @@ async def twilio_python_async(server: TwilioServer) -> AsyncIterator[Any]:
 
 
 @contextmanager
-def twilio_python_sync(server: TwilioServer) -> Iterator[Any]:
-    """twilio-python's Client on its default requests-based TwilioHttpClient, sent to ``server``.
+def twilio_python_sync(emu: Emulator) -> Iterator[Any]:
+    """twilio-python's Client on its default requests-based TwilioHttpClient, sent to ``emu``.
 
-    It blocks, so call it in a thread while the server runs on the event loop.
+    It blocks, so call it in a thread while the emulator runs on the event loop.
     """
     from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped]
     from twilio.rest import Client
 
     class LoopbackHttpClient(TwilioHttpClient):  # type: ignore[misc]
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            url = url.replace(TWILIO_ORIGIN, server.origin)
+            url = url.replace(TWILIO_ORIGIN, emu.url)
             return super().request(method, url, *args, **kwargs)
 
     http = LoopbackHttpClient()
@@ -148,12 +167,10 @@ def twilio_python_sync(server: TwilioServer) -> Iterator[Any]:
 # -- list query strings ---------------------------------------------------------------------
 
 
-async def test_list_query_string_bytes_in_sdk_order(
-    server: TwilioServer, client: TwilioClient
-) -> None:
+async def test_list_query_string_bytes_in_sdk_order(emu: Emulator, client: TwilioClient) -> None:
     after = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     await client.compositions.page(status="completed", date_created_after=after, page_size=3)
-    (req,) = server.requests
+    (req,) = emu.requests
     assert req.method == "GET"
     assert req.path == "/v1/Compositions"
     assert (
@@ -161,7 +178,7 @@ async def test_list_query_string_bytes_in_sdk_order(
     )
 
 
-async def test_every_filter_in_order(server: TwilioServer, client: TwilioClient) -> None:
+async def test_every_filter_in_order(emu: Emulator, client: TwilioClient) -> None:
     await client.compositions.page(
         page_size=5,
         room_sid=ROOM_SID,
@@ -169,15 +186,15 @@ async def test_every_filter_in_order(server: TwilioServer, client: TwilioClient)
         date_created_after=datetime(2024, 1, 1, tzinfo=UTC),
         status=async_compositions.CompositionStatus.ENQUEUED,
     )
-    assert server.requests[0].query_string == (
+    assert emu.requests[0].query_string == (
         "Status=enqueued&DateCreatedAfter=2024-01-01T00%3A00%3A00Z"
         f"&DateCreatedBefore=2024-12-31T23%3A59%3A59Z&RoomSid={ROOM_SID}&PageSize=5"
     )
 
 
-async def test_no_filters_sends_no_query(server: TwilioServer, client: TwilioClient) -> None:
+async def test_no_filters_sends_no_query(emu: Emulator, client: TwilioClient) -> None:
     await client.compositions.page()
-    assert server.requests[0].path_qs == "/v1/Compositions"
+    assert emu.requests[0].url_path_qs == "/v1/Compositions"
 
 
 @pytest.mark.parametrize(
@@ -196,32 +213,31 @@ async def test_no_filters_sends_no_query(server: TwilioServer, client: TwilioCli
     ],
 )
 async def test_aware_datetimes_are_sent_as_utc_z(
-    server: TwilioServer, client: TwilioClient, moment: datetime, wire: str
+    emu: Emulator, client: TwilioClient, moment: datetime, wire: str
 ) -> None:
     await client.compositions.page(date_created_after=moment, date_created_before=moment)
-    assert server.requests[0].query_string == (f"DateCreatedAfter={wire}&DateCreatedBefore={wire}")
+    assert emu.requests[0].query_string == (f"DateCreatedAfter={wire}&DateCreatedBefore={wire}")
 
 
 async def test_later_pages_get_next_page_url_verbatim(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient, newest_first: list[str]
 ) -> None:
     items = [c async for c in client.compositions.stream(status="completed", page_size=3)]
-    assert len(items) == 7
-    first, second, third = server.requests
+    assert [c.sid for c in items] == newest_first
+    first, second, third = emu.requests
     assert first.query_string == "Status=completed&PageSize=3"
     # Exactly the server's next_page_url, token included, nothing added or reordered.
-    assert second.path_qs == "/v1/Compositions?Status=completed&PageSize=3&Page=1&PageToken=PT1"
-    assert third.path_qs == "/v1/Compositions?Status=completed&PageSize=3&Page=2&PageToken=PT2"
+    listing = "/v1/Compositions?Status=completed&PageSize=3"
+    assert second.url_path_qs == f"{listing}&Page=1&PageToken=PA{newest_first[2]}"
+    assert third.url_path_qs == f"{listing}&Page=2&PageToken=PA{newest_first[5]}"
 
 
 # -- create bodies ---------------------------------------------------------------------------
 
 
-async def test_create_body_matches_the_official_sdk(
-    server: TwilioServer, client: TwilioClient
-) -> None:
+async def test_create_body_matches_the_official_sdk(emu: Emulator, client: TwilioClient) -> None:
     created = await client.compositions.create(ROOM_A, **SDK_CREATE_KWARGS)
-    (req,) = server.requests
+    (req,) = emu.requests
     assert (req.method, req.path, req.query_string) == ("POST", "/v1/Compositions", "")
     assert req.headers["Content-Type"] == FORM
     assert req.body == SDK_CREATE_BODY
@@ -229,55 +245,56 @@ async def test_create_body_matches_the_official_sdk(
     assert created.trim is False
 
 
-async def test_create_body_equals_what_twilio_python_sends(server: TwilioServer) -> None:
-    """Run the real twilio-python SDK against the same server and compare the bodies."""
-    async with twilio_python_async(server) as sdk:
+async def test_create_body_equals_what_twilio_python_sends(emu: Emulator) -> None:
+    """Run the real twilio-python SDK against the same emulator and compare the bodies."""
+    async with twilio_python_async(emu) as sdk:
         await sdk.video.v1.compositions.create_async(room_sid=ROOM_A, **SDK_CREATE_KWARGS)
-    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url) as ours:
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url) as ours:
         await ours.compositions.create(ROOM_A, **SDK_CREATE_KWARGS)
-    theirs_req, ours_req = server.requests
-    assert (theirs_req.method, theirs_req.path_qs) == ("POST", "/v1/Compositions")
+    theirs_req, ours_req = emu.requests
+    assert (theirs_req.method, theirs_req.url_path_qs) == ("POST", "/v1/Compositions")
     assert theirs_req.headers["Content-Type"] == FORM
     assert theirs_req.body == SDK_CREATE_BODY
-    assert (ours_req.method, ours_req.path_qs) == (theirs_req.method, theirs_req.path_qs)
+    assert (ours_req.method, ours_req.url_path_qs) == (theirs_req.method, theirs_req.url_path_qs)
     assert ours_req.headers["Content-Type"] == theirs_req.headers["Content-Type"]
     assert ours_req.body == theirs_req.body
     assert ours_req.headers["Authorization"] == theirs_req.headers["Authorization"]
 
 
 async def test_list_query_equals_what_twilio_python_sends(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient, newest_first: list[str]
 ) -> None:
     """twilio-python's default (requests) client: the same query string, byte for byte."""
 
     def sdk_lists() -> None:
-        with twilio_python_sync(server) as sdk:
+        with twilio_python_sync(emu) as sdk:
             first = sdk.video.v1.compositions.page(**SDK_LIST_FILTERS, page_size=3)
             assert first.next_page() is not None
 
     await asyncio.to_thread(sdk_lists)
     first = await client.compositions.page(**SDK_LIST_FILTERS, page_size=3)
     assert await first.next_page() is not None
-    sdk_first, sdk_second, ours_first, ours_second = server.requests
-    assert sdk_first.path_qs == f"/v1/Compositions?{SDK_LIST_QUERY}&PageSize=3"
-    assert (
-        sdk_second.path_qs == f"/v1/Compositions?{SDK_LIST_QUERY}&PageSize=3&Page=1&PageToken=PT1"
-    )
-    assert ours_first.path_qs == sdk_first.path_qs
-    assert ours_second.path_qs == sdk_second.path_qs
-    for request in server.requests:
+    sdk_first, sdk_second, ours_first, ours_second = emu.requests
+    assert sdk_first.url_path_qs == f"/v1/Compositions?{SDK_LIST_QUERY}&PageSize=3"
+    # The second request is the emulator's next_page_url, verbatim (its filter order).
+    assert first.next_page_url is not None
+    assert sdk_second.url_path_qs == first.next_page_url.removeprefix(emu.url)
+    assert sdk_second.query_string.endswith(f"&PageSize=3&Page=1&PageToken=PA{newest_first[2]}")
+    assert ours_first.url_path_qs == sdk_first.url_path_qs
+    assert ours_second.url_path_qs == sdk_second.url_path_qs
+    for request in emu.requests:
         assert (request.method, request.body) == ("GET", b"")
         assert request.headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
 
 
 async def test_list_query_differs_from_async_twilio_python_only_in_colons(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient
 ) -> None:
     """twilio-python's aiohttp client lets yarl encode the query, which leaves ':' bare."""
-    async with twilio_python_async(server) as sdk:
+    async with twilio_python_async(emu) as sdk:
         await sdk.video.v1.compositions.page_async(**SDK_LIST_FILTERS, page_size=3)
     await client.compositions.page(**SDK_LIST_FILTERS, page_size=3)
-    theirs_req, ours_req = server.requests
+    theirs_req, ours_req = emu.requests
     assert theirs_req.query_string == (
         "Status=completed&DateCreatedAfter=2024-01-01T00:00:00Z"
         f"&DateCreatedBefore=2024-12-31T23:59:59Z&RoomSid={ROOM_SID}&PageSize=3"
@@ -287,31 +304,38 @@ async def test_list_query_differs_from_async_twilio_python_only_in_colons(
 
 
 async def test_fetch_and_delete_equal_what_twilio_python_sends(
-    server: TwilioServer, client: TwilioClient
+    emu: Emulator, client: TwilioClient, newest_first: list[str]
 ) -> None:
-    sid = composition_sid(4)
-    async with twilio_python_async(server) as sdk:
+    sid = newest_first[4]
+    async with twilio_python_async(emu) as sdk:
         await sdk.video.v1.compositions(sid).fetch_async()
         assert await sdk.video.v1.compositions(sid).delete_async() is True
+    # Undelete it, so that our DELETE meets the composition the SDK's did.
+    record = emu.store.twilio[sid]
+    assert record.status == "deleted"
+    record.status, record.date_deleted = "completed", None
     # Outside the SDK's warning filters: they must not hide a deprecation of ours.
     await client.compositions.fetch(sid)
     await client.compositions.delete(sid)
-    sdk_get, sdk_delete, ours_get, ours_delete = server.requests
-    assert (sdk_get.method, sdk_get.path_qs) == ("GET", f"/v1/Compositions/{sid}")
-    assert (sdk_delete.method, sdk_delete.path_qs) == ("DELETE", f"/v1/Compositions/{sid}")
+    sdk_get, sdk_delete, ours_get, ours_delete = emu.requests
+    assert (sdk_get.method, sdk_get.url_path_qs) == ("GET", f"/v1/Compositions/{sid}")
+    assert (sdk_delete.method, sdk_delete.url_path_qs) == ("DELETE", f"/v1/Compositions/{sid}")
     for theirs_req, ours_req in ((sdk_get, ours_get), (sdk_delete, ours_delete)):
-        assert (ours_req.method, ours_req.path_qs) == (theirs_req.method, theirs_req.path_qs)
+        assert (ours_req.method, ours_req.url_path_qs) == (
+            theirs_req.method,
+            theirs_req.url_path_qs,
+        )
         assert ours_req.body == theirs_req.body == b""
         assert ours_req.headers["Authorization"] == theirs_req.headers["Authorization"]
     assert sdk_delete.status == ours_delete.status == 204
 
 
-async def test_create_only_set_fields_are_sent(server: TwilioServer, client: TwilioClient) -> None:
+async def test_create_only_set_fields_are_sent(emu: Emulator, client: TwilioClient) -> None:
     await client.compositions.create(ROOM_SID, audio_sources=["*"])
-    assert server.requests[0].body == f"RoomSid={ROOM_SID}&AudioSources=%2A".encode()
+    assert emu.requests[0].body == f"RoomSid={ROOM_SID}&AudioSources=%2A".encode()
 
 
-async def test_create_every_field(server: TwilioServer, client: TwilioClient) -> None:
+async def test_create_every_field(emu: Emulator, client: TwilioClient) -> None:
     await client.compositions.create(
         ROOM_SID,
         video_layout={"main": {"video_sources": ["cam*"], "max_columns": 2, "z_pos": -3}},
@@ -324,7 +348,7 @@ async def test_create_every_field(server: TwilioServer, client: TwilioClient) ->
         trim=True,
     )
     assert (
-        server.requests[0].body
+        emu.requests[0].body
         == (
             f"RoomSid={ROOM_SID}"
             "&VideoLayout=%7B%22main%22%3A+%7B%22video_sources%22%3A+%5B%22cam%2A%22%5D%2C"
@@ -338,16 +362,14 @@ async def test_create_every_field(server: TwilioServer, client: TwilioClient) ->
     )
 
 
-async def test_video_region_objects_encode_like_dicts(
-    server: TwilioServer, client: TwilioClient
-) -> None:
+async def test_video_region_objects_encode_like_dicts(emu: Emulator, client: TwilioClient) -> None:
     region = VideoRegion(video_sources=["*"], max_rows=3, reuse="show_newest")
     await client.compositions.create(ROOM_SID, video_layout={"grid": region})
     await client.compositions.create(
         ROOM_SID,
         video_layout={"grid": {"video_sources": ["*"], "reuse": "show_newest", "max_rows": 3}},
     )
-    from_object, from_dict = (r.body for r in server.requests)
+    from_object, from_dict = (r.body for r in emu.requests)
     # Unset VideoRegion fields are left out, so Twilio applies its own defaults.
     assert (
         from_object
@@ -362,89 +384,96 @@ async def test_video_region_objects_encode_like_dicts(
 # -- fetch, delete and headers -------------------------------------------------------------------
 
 
-async def test_fetch_and_delete_wire(server: TwilioServer, client: TwilioClient) -> None:
-    sid = composition_sid(4)
+async def test_fetch_and_delete_wire(
+    emu: Emulator, client: TwilioClient, newest_first: list[str]
+) -> None:
+    sid = newest_first[4]
     fetched = await client.compositions.fetch(sid)
     assert await client.compositions.delete(sid) is None  # type: ignore[func-returns-value]
-    get, delete = server.requests
-    assert (get.method, get.path_qs, get.body) == ("GET", f"/v1/Compositions/{sid}", b"")
-    assert (delete.method, delete.path_qs, delete.body) == (
+    get, delete = emu.requests
+    assert (get.method, get.url_path_qs, get.body) == ("GET", f"/v1/Compositions/{sid}", b"")
+    assert (delete.method, delete.url_path_qs, delete.body) == (
         "DELETE",
         f"/v1/Compositions/{sid}",
         b"",
     )
     assert delete.status == 204
     assert fetched.sid == sid
-    assert server.compositions[4]["status"] == "deleted"
+    assert emu.store.twilio[sid].status == "deleted"
 
 
-async def test_headers_on_every_verb(server: TwilioServer, client: TwilioClient) -> None:
+async def test_headers_on_every_verb(
+    emu: Emulator, client: TwilioClient, newest_first: list[str]
+) -> None:
     await client.compositions.create(ROOM_SID, audio_sources=["*"])
-    await client.compositions.fetch(composition_sid(0))
+    await client.compositions.fetch(newest_first[0])
     await client.compositions.page(page_size=2)
-    await client.compositions.delete(composition_sid(0))
+    await client.compositions.delete(newest_first[0])
     expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-    for req in server.requests:
+    for req in emu.requests:
         assert req.headers["Authorization"] == expected_auth
         assert req.headers["Accept"] == "application/json"
         user_agent = req.headers["User-Agent"]
         assert user_agent.startswith(f"async-compositions/{async_compositions.__version__} ")
         assert "Python/" in user_agent
-    content_types = {r.method: r.headers.get("Content-Type") for r in server.requests}
+    content_types = {r.method: r.headers.get("Content-Type") for r in emu.requests}
     assert content_types == {"POST": FORM, "GET": None, "DELETE": None}
 
 
-async def test_api_key_and_secret_basic_auth(clean_env: pytest.MonkeyPatch) -> None:
-    async with (
-        TwilioServer(records=1, username=API_KEY, password=API_SECRET) as server,
-        TwilioClient(
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            account_sid=ACCOUNT_SID,
-            base_url=server.base_url,
-        ) as client,
-    ):
-        comp = await client.compositions.fetch(composition_sid(0))
-    assert comp.sid == composition_sid(0)
-    assert server.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
+async def test_api_key_and_secret_basic_auth(
+    emu: Emulator, newest_first: list[str], clean_env: pytest.MonkeyPatch
+) -> None:
+    async with TwilioClient(
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        account_sid=ACCOUNT_SID,
+        base_url=emu.twilio_base_url,
+    ) as client:
+        comp = await client.compositions.fetch(newest_first[0])
+    assert comp.sid == newest_first[0]
+    assert emu.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
     assert client.account_sid == ACCOUNT_SID
 
 
 # -- credentials and base URL from the environment ---------------------------------------------
 
 
-async def test_account_credentials_from_env(clean_env: pytest.MonkeyPatch) -> None:
-    async with TwilioServer(records=1) as server:
-        clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-        clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-        clean_env.setenv("TWILIO_VIDEO_BASE_URL", server.base_url)
-        async with TwilioClient() as client:
-            await client.compositions.fetch(composition_sid(0))
-    assert server.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
-    assert str(client.base_url) == server.base_url
+async def test_account_credentials_from_env(
+    emu: Emulator, newest_first: list[str], clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    clean_env.setenv("TWILIO_VIDEO_BASE_URL", emu.twilio_base_url)
+    async with TwilioClient() as client:
+        await client.compositions.fetch(newest_first[0])
+    assert emu.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+    assert str(client.base_url) == emu.twilio_base_url
 
 
-async def test_api_key_from_env_wins_over_account_token(clean_env: pytest.MonkeyPatch) -> None:
-    async with TwilioServer(records=1, username=API_KEY, password=API_SECRET) as server:
-        clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-        clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-        clean_env.setenv("TWILIO_API_KEY", API_KEY)
-        clean_env.setenv("TWILIO_API_SECRET", API_SECRET)
-        async with TwilioClient(base_url=server.base_url) as client:
-            await client.compositions.fetch(composition_sid(0))
-    assert server.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
+async def test_api_key_from_env_wins_over_account_token(
+    emu: Emulator, newest_first: list[str], clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    clean_env.setenv("TWILIO_API_KEY", API_KEY)
+    clean_env.setenv("TWILIO_API_SECRET", API_SECRET)
+    async with TwilioClient(base_url=emu.twilio_base_url) as client:
+        await client.compositions.fetch(newest_first[0])
+    assert emu.requests[0].headers["Authorization"] == basic_auth(API_KEY, API_SECRET)
     assert client.account_sid == ACCOUNT_SID
 
 
-async def test_explicit_arguments_win_over_env(clean_env: pytest.MonkeyPatch) -> None:
-    async with TwilioServer(records=1) as server, TwilioServer() as decoy:
+async def test_explicit_arguments_win_over_env(
+    emu: Emulator, newest_first: list[str], clean_env: pytest.MonkeyPatch
+) -> None:
+    async with emulator() as decoy:
         clean_env.setenv("TWILIO_API_KEY", API_KEY)
         clean_env.setenv("TWILIO_API_SECRET", API_SECRET)
-        clean_env.setenv("TWILIO_VIDEO_BASE_URL", decoy.base_url)
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url) as client:
-            await client.compositions.fetch(composition_sid(0))
+        clean_env.setenv("TWILIO_VIDEO_BASE_URL", decoy.twilio_base_url)
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=emu.twilio_base_url) as client:
+            await client.compositions.fetch(newest_first[0])
     assert decoy.requests == []
-    assert server.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+    assert emu.requests[0].headers["Authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
 
 
 def test_default_base_url(clean_env: pytest.MonkeyPatch) -> None:
@@ -470,25 +499,26 @@ def _secrets(user: str, password: str) -> list[str]:
 
 
 async def test_secrets_absent_from_repr_errors_and_logs(
-    server: TwilioServer, caplog: pytest.LogCaptureFixture
+    emu: Emulator, newest_first: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="async_compositions")
     policy = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
     errors: list[BaseException] = []
-    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.base_url, retry=policy) as c:
+    base_url = emu.twilio_base_url
+    async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=base_url, retry=policy) as c:
         assert AUTH_TOKEN not in repr(c)
-        server.inject(503, page=0, times=None)
+        emu.inject("status", status=503, page=0, times=policy.max_attempts)
         with pytest.raises(ServerError) as server_error:
             await c.compositions.page()
         errors.append(server_error.value)
-    async with TwilioClient(ACCOUNT_SID, "wrong-token", base_url=server.base_url) as bad:
+    async with TwilioClient(ACCOUNT_SID, "wrong-token", base_url=base_url) as bad:
         with pytest.raises(AuthenticationError) as auth_error:
-            await bad.compositions.fetch(composition_sid(0))
+            await bad.compositions.fetch(newest_first[0])
         errors.append(auth_error.value)
     refused = f"http://127.0.0.1:{unused_port()}/v1"
     async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=refused, retry=policy) as c2:
         with pytest.raises(APIConnectionError) as conn_error:
-            await c2.compositions.fetch(composition_sid(0))
+            await c2.compositions.fetch(newest_first[0])
         errors.append(conn_error.value)
         texts = [repr(c), repr(c2), *(str(e) for e in errors), *(repr(e) for e in errors)]
     retries = [r for r in caplog.records if r.name == "async_compositions"]

@@ -66,12 +66,12 @@ def fetches(emu: Emulator, path: str) -> int:
     return sum(1 for r in emu.requests if r.method == "GET" and r.path == path)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop until ``condition()`` holds (bounded by a guard, not a measure)."""
-    async with asyncio.timeout(10):
-        # The emulator's request log is a plain list: nothing to await on.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+async def first_poll_answered(emu: Emulator, path: str) -> None:
+    """Wait (guarded, not measured) until the emulator has answered a GET of ``path``."""
+    await emu.wait_until(
+        lambda: any(r.finished and r.method == "GET" and r.path == path for r in emu.requests),
+        timeout=10,
+    )
 
 
 # -- Twilio -------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ async def test_twilio_webhook_wakes_a_pending_wait(emu: Emulator) -> None:
         waiting = asyncio.ensure_future(
             client.compositions.wait(sid, poll_interval=30, timeout=120)
         )
-        await until(lambda: fetches(emu, path) == 1)
+        await first_poll_answered(emu, path)
         await emu.advance()  # processing -> completed; the callbacks are delivered
         async with asyncio.timeout(10):  # a guard against hanging, not a measure
             done = await waiting
@@ -408,7 +408,7 @@ async def test_telnyx_webhook_wakes_a_pending_wait(emu: Emulator) -> None:
             waiting = asyncio.ensure_future(
                 client.compositions.wait(id, poll_interval=30, timeout=120)
             )
-            await until(lambda: fetches(emu, path) == 1)
+            await first_poll_answered(emu, path)
             await emu.advance()
             async with asyncio.timeout(10):
                 done = await waiting

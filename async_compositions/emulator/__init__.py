@@ -14,6 +14,15 @@ Or only when a test says so::
         ...                                                  # created: stays enqueued
         await emu.advance(steps=2)                           # enqueued -> processing -> completed
 
+Tests can hold requests at the door and release them one by one, wait for what a
+client has sent, and count what is in flight::
+
+    hold = emu.hold(method="GET", path="/v1/Compositions", page=1)
+    ...                                                  # a stream prefetches page 1
+    await hold.wait_arrived()                            # it has been asked for
+    assert emu.in_flight == 1
+    hold.lift()                                          # answer it, hold no more
+
 Run it as a process with ``python -m async_compositions.emulator --port 8080`` (same
 schedule; ``--manual`` for hand-driven time).
 """
@@ -26,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._emulator import DEFAULT_COMPLETION_DELAY, DEFAULT_PROCESSING_DELAY, Emulator
     from ._faults import Fault, FaultKind, RecordedRequest
+    from ._holds import Hold
     from ._webhooks import WebhookDelivery, twilio_signature
 
 __all__ = [
@@ -34,6 +44,7 @@ __all__ = [
     "Emulator",
     "Fault",
     "FaultKind",
+    "Hold",
     "RecordedRequest",
     "WebhookDelivery",
     "twilio_signature",
@@ -46,6 +57,7 @@ _HOMES = {
     "Emulator": "._emulator",
     "Fault": "._faults",
     "FaultKind": "._faults",
+    "Hold": "._holds",
     "RecordedRequest": "._faults",
     "WebhookDelivery": "._webhooks",
     "twilio_signature": "._webhooks",

@@ -12,15 +12,18 @@ import logging
 import random
 import secrets
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
+from yarl import URL
 
 from ._events import telnyx_completed_event, twilio_callbacks
 from ._faults import Fault, FaultKind, RecordedRequest
 from ._gateway import Gateway
+from ._holds import DEFAULT_WAIT, Hold
 from ._media import MediaSigner, media_bytes
 from ._store import (
     COMPLETED,
@@ -69,6 +72,12 @@ class Emulator:
 
     ``advance()``/``finish()`` work in the automatic mode too: a composition moved on by
     hand gets the full delay of its next step counted from that moment.
+
+    For tests: every request is logged (``requests``); ``inject()`` makes the next ones
+    fail; ``hold()`` stops them until released; ``in_flight``/``max_in_flight`` count
+    what is being served; ``wait_for_requests()``/``wait_for_responses()``/
+    ``wait_until()`` wait on the log instead of sleeping; ``latency`` slows every
+    request; ``public_origin`` names another host in Twilio's API URLs.
     """
 
     def __init__(
@@ -89,6 +98,7 @@ class Emulator:
         telnyx_api_key: str | None = None,
         telnyx_signing_seed: bytes | None = None,
         webhook_timeout: float = 5.0,
+        public_origin: str | None = None,
     ) -> None:
         if media_size < 0:
             raise ValueError("media_size must be >= 0")
@@ -148,6 +158,7 @@ class Emulator:
             self.store, api_key=self.telnyx_api_key, signer=media, on_created=self._created
         )
         self._gateway = Gateway(latency=latency)
+        self.public_origin = public_origin
         self.faults = self._gateway.faults
         # The log of every request received, oldest first (cleared by clear_requests()).
         self.requests: list[RecordedRequest] = self._gateway.requests
@@ -187,10 +198,14 @@ class Emulator:
         return self
 
     async def stop(self) -> None:
-        """Stop serving, cancel timers and pending webhook deliveries; safe to call twice."""
+        """Stop serving, cancel timers and pending webhook deliveries; safe to call twice.
+
+        Every hold is lifted first, so held requests are answered instead of cut off.
+        """
         if self._stopped:
             return
         self._stopped = True
+        self._gateway.lift_holds()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -299,6 +314,25 @@ class Emulator:
             raise ValueError("latency must be >= 0")
         self._gateway.latency = value
 
+    @property
+    def public_origin(self) -> str | None:
+        """The origin Twilio's API URLs in response bodies name; None: the emulator's own.
+
+        Twilio answers with absolute URLs (a composition's ``url`` and ``links``, a
+        listing's ``first_page_url``/``previous_page_url``/``url``/``next_page_url``);
+        a server behind a proxy names its public host there, not the one the client
+        connected to. Set ``"https://video.twilio.com"`` to see Twilio's own URLs, or
+        another host to check that a client replays a ``next_page_url`` on its own base
+        URL. Media URLs keep naming the emulator, so downloads still work; Telnyx bodies
+        carry no API URL. Settable at any time; scheme, host and port only (userinfo
+        allowed, as a misconfigured proxy may send it).
+        """
+        return self._twilio.public_origin
+
+    @public_origin.setter
+    def public_origin(self, value: str | None) -> None:
+        self._twilio.public_origin = None if value is None else _check_origin(value)
+
     def inject(
         self,
         kind: FaultKind,
@@ -306,12 +340,21 @@ class Emulator:
         times: int = 1,
         method: str | None = None,
         path: str | None = None,
+        page: int | None = None,
         status: int | None = None,
         retry_after: float | str | None = None,
         delay: float = 0.0,
         processed: bool = False,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Fault:
-        """Make the next ``times`` matching requests fail as ``kind`` (see ``FaultKind``)."""
+        """Make the next ``times`` matching requests fail as ``kind`` (see ``FaultKind``).
+
+        ``method``, ``path`` (a shell-style pattern) and ``page`` (a listing page, as the
+        provider counts: Twilio ``Page`` from 0, Telnyx ``page[number]`` from 1) pick the
+        requests. ``body``/``headers`` give ``status``, ``rate_limit`` and ``non_json``
+        faults a canned answer, and ``raw`` faults the bytes to write (see ``Fault``).
+        """
         after = None if retry_after is None else _header_number(retry_after)
         return self.faults.add(
             Fault(
@@ -319,10 +362,13 @@ class Emulator:
                 times=times,
                 method=method,
                 path=path,
+                page=page,
                 status=status,
                 retry_after=after,
                 delay=delay,
                 processed=processed,
+                body=body.encode() if isinstance(body, str) else body,
+                headers=None if headers is None else dict(headers),
             )
         )
 
@@ -331,8 +377,92 @@ class Emulator:
         self.faults.clear()
 
     def clear_requests(self) -> None:
-        """Empty the request log."""
-        self.requests.clear()
+        """Empty the request log; ``max_in_flight`` starts again from ``in_flight``."""
+        self._gateway.clear_requests()
+
+    # -- holds and what is in flight -------------------------------------------------------
+
+    def hold(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        page: int | None = None,
+        times: int | None = None,
+    ) -> Hold:
+        """Stop matching requests at the door until the test releases them; see ``Hold``.
+
+        ``method``, ``path`` (a shell-style pattern) and ``page`` (a listing page, as in
+        ``inject()``) pick the requests; ``times`` stops only the next so many (None:
+        every one). A held request is logged and in flight but not yet handled, so a test
+        can see what a client has sent ahead (a prefetched page) and decide when, and in
+        which order, the answers go out::
+
+            hold = emu.hold(method="GET", path="/v2/room_compositions")
+            ...                                   # a stream starts
+            (first,) = await hold.wait_held(1)    # page 1 has been asked for
+            hold.release(page=1)                  # answer it; later pages stay held
+            await hold.wait_held(1)               # the prefetch of page 2 arrived
+            hold.lift()                           # let everything through
+
+        Holds are checked in the order they were made; a request waits at the first
+        active one that matches. Stopping the emulator lifts them all.
+        """
+        hold = Hold(method=method, path=path, page=page, times=times, monitor=self._gateway.monitor)
+        return self._gateway.add_hold(hold)
+
+    @property
+    def holds(self) -> list[Hold]:
+        """The holds still stopping requests or with requests waiting, oldest first."""
+        return [h for h in self._gateway.holds if h.active or h.held]
+
+    def lift_holds(self) -> None:
+        """Lift every hold (see ``Hold.lift()``)."""
+        self._gateway.lift_holds()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet finished (held ones included)."""
+        return self._gateway.in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests ever in flight at once (since the last ``clear_requests()``)."""
+        return self._gateway.max_in_flight
+
+    async def wait_until(
+        self, predicate: Callable[[], bool], *, timeout: float | None = DEFAULT_WAIT
+    ) -> None:
+        """Return once ``predicate()`` is true, checked again whenever a request arrives,
+        finishes, or starts or stops waiting at a hold.
+
+        Raises TimeoutError after ``timeout`` seconds (None waits for ever): a guard for
+        a request that never comes, not a measure.
+        """
+        await self._gateway.monitor.wait_for(predicate, timeout)
+
+    async def wait_for_requests(
+        self, count: int, *, timeout: float | None = DEFAULT_WAIT
+    ) -> list[RecordedRequest]:
+        """Wait until the log holds ``count`` requests; return the log (a copy).
+
+        Counts ``requests``, so ``clear_requests()`` starts the count again.
+        """
+        await self.wait_until(lambda: len(self.requests) >= count, timeout=timeout)
+        return list(self.requests)
+
+    async def wait_for_responses(
+        self, count: int, *, timeout: float | None = DEFAULT_WAIT
+    ) -> list[RecordedRequest]:
+        """Wait until ``count`` logged requests are finished; return the log (a copy).
+
+        A request is finished once its response was handed to the connection (or a
+        fault closed it): the client has it, or will in a moment.
+        """
+        await self.wait_until(
+            lambda: sum(r.finished for r in self.requests) >= count, timeout=timeout
+        )
+        return list(self.requests)
 
     def mark_failing(self, *ids: str) -> None:
         """Compositions of these rooms/sessions (or with these ids) end ``failed``."""
@@ -386,7 +516,7 @@ class Emulator:
         """The JSON the API would return for composition ``id`` (either provider)."""
         record = self.store.find(id)
         if isinstance(record, TwilioComposition):
-            return twilio_json(record, self.url)
+            return twilio_json(record, self.public_origin or self.url)
         if isinstance(record, TelnyxComposition):
             return telnyx_json(record, self._telnyx.download_url(record, self.url))
         raise KeyError(f"no composition with id {id!r}")
@@ -577,6 +707,24 @@ class Emulator:
             record.webhook_timeout_secs or None,
         )
         return [task]
+
+
+def _check_origin(value: str) -> str:
+    """``value`` as an origin: http(s), a host, maybe a port; no path, query or fragment."""
+    try:
+        url = URL(value)
+    except (TypeError, ValueError):
+        url = None
+    if (
+        url is None
+        or url.scheme not in ("http", "https")
+        or not url.host
+        or url.path not in ("", "/")
+        or url.query_string
+        or url.fragment
+    ):
+        raise ValueError(f"public_origin must be like 'https://host[:port]', got {value!r}")
+    return value.rstrip("/")
 
 
 def _header_number(value: float | str) -> str:

@@ -22,6 +22,8 @@ __all__ = [
 
 _BLOCK = 64 * 1024
 TRUNCATE_KEY = web.RequestKey("truncate", bool)
+# A "compress" fault: encode the media as the request's Accept-Encoding allows, as a CDN may.
+COMPRESS_KEY = web.RequestKey("compress", bool)
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,6 +116,8 @@ async def serve_media(
     if status == 206:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     response.content_length = end - start
+    if request.get(COMPRESS_KEY):
+        response.enable_compression()  # only if Accept-Encoding allows it; drops the length
     await response.prepare(request)
     if request.method == "HEAD":
         return response

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["TooManyDigits", "decimal_integer"]
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy, MultiMapping
+
+__all__ = ["IGNORE_PAGE_KEY", "TooManyDigits", "decimal_integer", "listing_query"]
 
 
 class TooManyDigits(ValueError):
@@ -27,3 +30,15 @@ def decimal_integer(raw: str) -> int | None:
     except ValueError:
         limit = sys.get_int_max_str_digits()
         raise TooManyDigits(f"more than {limit} digits") from None
+
+
+# Set on a request by an "ignore_page" fault: the listing is answered as if no page was
+# asked for, as a proxy that drops the paging parameters would.
+IGNORE_PAGE_KEY = web.RequestKey("ignore_page", bool)
+
+
+def listing_query(request: web.Request, *paging: str) -> MultiMapping[str]:
+    """The request's query, without the ``paging`` parameters under an "ignore_page" fault."""
+    if not request.get(IGNORE_PAGE_KEY):
+        return request.query
+    return MultiDictProxy(MultiDict((k, v) for k, v in request.query.items() if k not in paging))

@@ -14,7 +14,7 @@ from aiohttp import hdrs, web
 
 from ._errors import Problem, json_response
 from ._media import MediaSigner, serve_media
-from ._params import TooManyDigits, decimal_integer
+from ._params import TooManyDigits, decimal_integer, listing_query
 from ._store import COMPLETED, Store, TelnyxComposition, telnyx_time
 
 __all__ = ["TelnyxAPI", "json_pointer", "telnyx_json"]
@@ -301,7 +301,7 @@ class TelnyxAPI:
     async def list_compositions(self, request: web.Request) -> web.StreamResponse:
         """GET /v2/room_compositions with ``filter[...]`` and ``page[...]``."""
         self._authenticate(request)
-        query = request.query
+        query = listing_query(request, "page[number]")
         size = self._page_param(query.get("page[size]"), "page[size]", 250, 20)
         number = self._page_param(query.get("page[number]"), "page[number]", None, 1)
         status = query.get("filter[status]")

@@ -16,7 +16,7 @@ from aiohttp import hdrs, web
 
 from ._errors import Problem, json_response
 from ._media import MediaSigner, serve_media
-from ._params import TooManyDigits, decimal_integer
+from ._params import TooManyDigits, decimal_integer, listing_query
 from ._store import (
     COMPLETED,
     DELETED,
@@ -204,6 +204,9 @@ class TwilioAPI:
         self._credentials = dict(credentials)
         self._signer = signer
         self._on_created = on_created
+        # The origin API URLs in bodies name (``url``, ``links``, ``meta`` page URLs);
+        # None: the one the request was sent to. Media URLs always name the emulator.
+        self.public_origin: str | None = None
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes this API answers."""
@@ -241,8 +244,13 @@ class TwilioAPI:
             )
         return record
 
+    def _origin(self, request: web.Request) -> str:
+        """Where the API URLs in a response body point."""
+        return self.public_origin or self._own_origin(request)
+
     @staticmethod
-    def _origin(request: web.Request) -> str:
+    def _own_origin(request: web.Request) -> str:
+        """The origin the request was sent to: this emulator."""
         return f"{request.scheme}://{request.host}"
 
     # -- handlers --------------------------------------------------------------------------
@@ -334,7 +342,7 @@ class TwilioAPI:
     async def list_compositions(self, request: web.Request) -> web.StreamResponse:
         """GET /v1/Compositions with Twilio's filters and PageToken paging."""
         self._authenticate(request)
-        query = request.query
+        query = listing_query(request, "Page", "PageToken")
         filters: list[tuple[str, str]] = []
         status = query.get("Status")
         if status is not None:
@@ -450,7 +458,7 @@ class TwilioAPI:
                 f"The requested resource /Compositions/{record.sid}/Media was not found",
                 code=20404,
             )
-        url = self.media_url(record, self._origin(request), ttl, disposition)
+        url = self.media_url(record, self._own_origin(request), ttl, disposition)
         return json_response({"redirect_to": url}, 302, headers={"Location": url})
 
     def media_url(self, record: TwilioComposition, origin: str, ttl: int, disposition: str) -> str:

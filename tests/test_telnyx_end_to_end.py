@@ -1,13 +1,16 @@
-"""TelnyxClient against the Emulator over real sockets: every verb, paging, retries, errors."""
+"""TelnyxClient end to end against the emulator over real sockets.
+
+Every verb, a resumed download, errors in Telnyx's shape and signed webhooks. Paging and
+prefetch are in test_telnyx_stream.py, retries in test_retry_safety.py, the bytes on the
+wire in test_telnyx_wire.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import urllib.parse
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
 
 import aiohttp
@@ -16,25 +19,20 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from async_compositions import (
-    APIConnectionError,
     AuthenticationError,
     BadRequestError,
     CompositionStatus,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitError,
-    ResponseDecodeError,
     RetryPolicy,
-    ServerError,
     UnprocessableEntityError,
     WebhookVerificationError,
 )
-from async_compositions.emulator import Emulator, RecordedRequest
+from async_compositions.emulator import Emulator
 from async_compositions.telnyx import RoomComposition
 from async_compositions.telnyx.webhooks import verify
 
 SESSION = "7c4da191-2600-4df6-a35e-0ecae6caa5d3"
-OTHER_SESSION = "0ccc7b54-4df3-4bca-a65a-3da1ecc777b0"
 MISSING = "00000000-0000-4000-8000-000000000000"
 GUARD = 5.0  # seconds; only stops a broken test from hanging, never asserted on
 # Retries without real waiting: backoff is jittered within a couple of milliseconds.
@@ -47,16 +45,8 @@ async def emu() -> AsyncIterator[Emulator]:
         yield emulator
 
 
-def listing_requests(emu: Emulator) -> list[RecordedRequest]:
-    return [r for r in emu.requests if r.method == "GET" and r.path == "/v2/room_compositions"]
-
-
-def query_of(request: RecordedRequest) -> dict[str, str]:
-    return dict(urllib.parse.parse_qsl(request.query_string))
-
-
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that keeps what it was sent."""
+    """A webhook endpoint on 127.0.0.1 (the user's app, not an API back-end)."""
 
     def __init__(self) -> None:
         self.url = ""
@@ -183,244 +173,11 @@ async def test_download_resumes_after_a_cut_connection(emu: Emulator, tmp_path: 
     assert os.listdir(tmp_path) == ["out.mp4"]  # no partial file left behind
 
 
-# -- paging -----------------------------------------------------------------------------------
-
-
-async def test_stream_walks_every_page_one_request_each(emu: Emulator) -> None:
-    ids = emu.seed_telnyx(45, session_id=SESSION)
-    emu.seed_telnyx(3, session_id=OTHER_SESSION)
-    async with emu.telnyx_client(retry=None) as client:
-        got = [
-            c.id
-            async for c in client.compositions.stream(session_id=SESSION, page_size=10, prefetch=3)
-        ]
-    assert got == ids[::-1]  # newest first
-    pages = listing_requests(emu)
-    assert len(pages) == 5
-    queries = [query_of(r) for r in pages]
-    assert all(q["filter[session_id]"] == SESSION and q["page[size]"] == "10" for q in queries)
-    assert sorted(q.get("page[number]", "1") for q in queries) == ["1", "2", "3", "4", "5"]
-    assert "page[number]" not in queries[0]
-
-
-async def test_limit_requests_no_page_beyond_what_it_needs(emu: Emulator) -> None:
-    emu.seed_telnyx(30)
-    async with emu.telnyx_client(retry=None) as client:
-        items = [c async for c in client.compositions.stream(limit=15, page_size=10, prefetch=4)]
-        assert len(items) == 15
-        assert len(listing_requests(emu)) == 2
-        emu.clear_requests()
-        assert len(await client.compositions.list(limit=5)) == 5
-    (only,) = listing_requests(emu)
-    assert only.query_string == "page%5Bsize%5D=5"
-
-
-async def test_page_number_resumes_a_listing(emu: Emulator) -> None:
-    ids = emu.seed_telnyx(7, session_id=SESSION)[::-1]
-    async with emu.telnyx_client(retry=None) as client:
-        first = await client.compositions.page(session_id=SESSION, page_size=3)
-        following = await first.next_page()
-    assert [c.id for c in first.items] == ids[:3]
-    assert (first.page_number, first.total_pages, first.total_results) == (1, 3, 7)
-    assert first.has_next and first.next_page_number == 2
-    # Later, from another client: the same filters and the page number carry on.
-    async with emu.telnyx_client(retry=None) as client:
-        second = await client.compositions.page(
-            session_id=SESSION, page_size=3, page_number=first.next_page_number
-        )
-        third = await client.compositions.page(
-            session_id=SESSION, page_size=3, page_number=second.next_page_number
-        )
-    assert [c.id for c in second.items] == ids[3:6]
-    assert [c.id for c in third.items] == ids[6:]
-    assert not third.has_next and third.next_page_number is None
-    assert following is not None and following.items == second.items
-    assert listing_requests(emu)[2].query_string == (
-        f"filter%5Bsession_id%5D={SESSION}&page%5Bsize%5D=3&page%5Bnumber%5D=2"
-    )
-
-
-async def test_list_filters_on_the_wire(emu: Emulator) -> None:
-    async with emu.telnyx_client(retry=None) as client:
-        await client.compositions.page(
-            status="completed",
-            session_id=SESSION,
-            date_created_on=date(2024, 5, 2),
-            date_created_after=date(2024, 5, 1),
-            date_created_before="2024-05-03",
-            page_size=20,
-        )
-    (request,) = emu.requests
-    assert request.query_string == (
-        "filter%5Bdate_created_at%5D%5Beq%5D=2024-05-02"
-        "&filter%5Bdate_created_at%5D%5Bgte%5D=2024-05-01"
-        "&filter%5Bdate_created_at%5D%5Blte%5D=2024-05-03"
-        f"&filter%5Bsession_id%5D={SESSION}&filter%5Bstatus%5D=completed&page%5Bsize%5D=20"
-    )
-
-
-# -- retries ----------------------------------------------------------------------------------
-
-
-async def test_rate_limit_is_retried_after_retry_after(emu: Emulator) -> None:
-    emu.seed_telnyx(2)
-    emu.inject("rate_limit", retry_after="0", times=2, method="GET")
-    async with emu.telnyx_client(retry=FAST) as client:
-        assert len(await client.compositions.list()) == 2
-    assert [(r.fault, r.status) for r in emu.requests] == [
-        ("rate_limit", 429),
-        ("rate_limit", 429),
-        (None, 200),
-    ]
-
-
-async def test_rate_limit_beyond_the_cap_raises_with_retry_after(emu: Emulator) -> None:
-    emu.inject("rate_limit", retry_after=90)
-    policy = RetryPolicy(max_attempts=4, base_delay=0.001, max_retry_after=30)
-    async with emu.telnyx_client(retry=policy) as client:
-        with pytest.raises(RateLimitError) as info:
-            await client.compositions.list()
-    err = info.value
-    assert (err.status, err.code, err.retry_after) == (429, "10011", 90)
-    assert err.request_id == emu.requests[0].request_id
-    assert len(emu.requests) == 1
-
-
-async def test_server_errors_on_reads_and_deletes_are_retried(emu: Emulator) -> None:
-    first, second = emu.seed_telnyx(2)
-    emu.inject("status", status=502, times=2, method="GET")
-    emu.inject("status", status=500, method="DELETE")
-    async with emu.telnyx_client(retry=FAST) as client:
-        assert (await client.compositions.fetch(first)).id == first
-        await client.compositions.delete(second)
-    assert [(r.method, r.status) for r in emu.requests] == [
-        ("GET", 502),
-        ("GET", 502),
-        ("GET", 200),
-        ("DELETE", 500),
-        ("DELETE", 204),
-    ]
-    assert second not in emu.store.telnyx
-
-
-async def test_retries_stop_at_max_attempts(emu: Emulator) -> None:
-    emu.inject("status", status=503, times=10)
-    policy = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002)
-    async with emu.telnyx_client(retry=policy) as client:
-        with pytest.raises(ServerError) as info:
-            await client.compositions.list()
-    assert info.value.status == 503 and info.value.request_id == emu.requests[-1].request_id
-    assert len(emu.requests) == 2
-
-
-async def test_dropped_connections_are_retried(emu: Emulator) -> None:
-    (id,) = emu.seed_telnyx(1)
-    # aiohttp resends an idempotent request once by itself; three drops outlast that.
-    emu.inject("disconnect", times=3, method="GET")
-    async with emu.telnyx_client(retry=FAST) as client:
-        assert (await client.compositions.fetch(id)).id == id
-    assert [r.fault for r in emu.requests] == ["disconnect"] * 3 + [None]
-    emu.inject("disconnect", times=2, method="GET")
-    async with emu.telnyx_client(retry=None) as client:
-        with pytest.raises(APIConnectionError):
-            await client.compositions.fetch(id)
-
-
-async def test_create_is_not_retried_on_a_server_error(emu: Emulator) -> None:
-    emu.inject("status", status=500, method="POST")
-    async with emu.telnyx_client(retry=FAST) as client:
-        with pytest.raises(ServerError) as info:
-            await client.compositions.create(session_id=SESSION)
-    assert (info.value.status, info.value.code) == (500, "10007")
-    assert len(emu.requests) == 1 and emu.store.telnyx == {}
-
-
-async def test_create_is_not_retried_after_a_dropped_connection(emu: Emulator) -> None:
-    emu.inject("disconnect", method="POST", processed=True)
-    async with emu.telnyx_client(retry=FAST) as client:
-        with pytest.raises(APIConnectionError):
-            await client.compositions.create(session_id=SESSION)
-    # Created on the server, answer lost: a resend would have made a duplicate.
-    assert len(emu.requests) == 1 and len(emu.store.telnyx) == 1
-
-
-async def test_create_is_retried_on_a_rate_limit(emu: Emulator) -> None:
-    emu.inject("rate_limit", retry_after="0", method="POST")
-    async with emu.telnyx_client(retry=FAST) as client:
-        created = await client.compositions.create(session_id=SESSION)
-    assert [(r.method, r.status) for r in emu.requests] == [("POST", 429), ("POST", 202)]
-    assert list(emu.store.telnyx) == [created.id]
-    assert emu.requests[0].body == emu.requests[1].body  # the same request, sent again
-
-
-# -- bodies that do not decode ----------------------------------------------------------------
-
-
-async def test_truncated_and_non_json_bodies_raise_response_decode_error(emu: Emulator) -> None:
-    (id,) = emu.seed_telnyx(1)
-    emu.inject("partial_json", method="GET", path=f"/v2/room_compositions/{id}")
-    emu.inject("partial_json", method="GET", path="/v2/room_compositions")
-    emu.inject("non_json", method="GET")
-    async with emu.telnyx_client(retry=FAST) as client:
-        with pytest.raises(ResponseDecodeError) as cut:
-            await client.compositions.fetch(id)
-        with pytest.raises(ResponseDecodeError):
-            await client.compositions.list()
-        with pytest.raises(ResponseDecodeError) as html:
-            await client.compositions.fetch(id)
-    full = json.dumps({"data": emu.composition(id)}, separators=(",", ":"))
-    assert full.startswith(cut.value.body) and len(cut.value.body) < len(full)
-    assert cut.value.status == 200
-    assert "Bad Gateway" in html.value.body
-    assert len(emu.requests) == 3  # a body that does not decode is not retried
-
-
-async def test_a_body_shorter_than_its_content_length_is_retried(emu: Emulator) -> None:
-    (id,) = emu.seed_telnyx(1)
-    emu.inject("truncate", method="GET")
-    async with emu.telnyx_client(retry=FAST) as client:
-        assert (await client.compositions.fetch(id)).id == id
-    assert emu.requests[0].fault == "truncate"
-    assert emu.requests[-1].status == 200
-
-
-# -- wire format ------------------------------------------------------------------------------
-
-
-async def test_create_wire_format(emu: Emulator) -> None:
-    async with emu.telnyx_client() as client:
-        await client.compositions.create(
-            session_id=SESSION,
-            video_layout={
-                "main": {"video_sources": ["*"], "z_pos": 1, "width": 640},
-                "pip": {"x_pos": 10, "video_sources": ["b2a5e6d2-0000-4000-8000-000000000001"]},
-            },
-            resolution="1280x720",
-            format="mp4",
-            webhook_event_url="https://example.com/hooks/telnyx",
-            webhook_event_failover_url="https://backup.example.com/hooks",
-            webhook_timeout_secs=25,
-        )
-    (post,) = emu.requests
-    assert post.method == "POST" and post.url_path_qs == "/v2/room_compositions"
-    assert post.headers["Content-Type"] == "application/json"
-    assert post.headers["Authorization"] == f"Bearer {emu.telnyx_api_key}"
-    assert post.headers["Accept"] == "application/json"
-    assert post.headers["User-Agent"].startswith("async-compositions/")
-    assert post.body == (
-        b'{"format":"mp4","resolution":"1280x720","session_id":"' + SESSION.encode() + b'",'
-        b'"video_layout":{"main":{"video_sources":["*"],"z_pos":1,"width":640},'
-        b'"pip":{"x_pos":10,"video_sources":["b2a5e6d2-0000-4000-8000-000000000001"]}},'
-        b'"webhook_event_failover_url":"https://backup.example.com/hooks",'
-        b'"webhook_event_url":"https://example.com/hooks/telnyx","webhook_timeout_secs":25}'
-    )
-
-
 # -- errors in Telnyx's shape -----------------------------------------------------------------
 
 
 async def test_wrong_api_key_raises_authentication_error_with_request_id(emu: Emulator) -> None:
-    wrong = "KEY" + "0" * 32 + "_wrong"
+    wrong = "WRONG-KEY"
     async with emu.telnyx_client(api_key=wrong, retry=FAST) as client:
         with pytest.raises(AuthenticationError) as info:
             await client.compositions.list()
