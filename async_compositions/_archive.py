@@ -13,7 +13,7 @@ import contextlib
 import inspect
 import os
 import string
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,20 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+async def _completely(step: Coroutine[Any, Any, None]) -> None:
+    """Run a short bookkeeping step to its end even if the run is stopped meanwhile.
+
+    A manifest write already handed to its thread completes anyway; finishing the step
+    keeps the report (and what the CLI prints on Ctrl-C) in line with the manifest.
+    """
+    task = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
 # What a composition's steps may fail with, short of the run itself being stopped.
 _FAILURES = (CompositionsError, OSError, ValueError)
 
@@ -234,7 +248,10 @@ class _Run:
                 self.tally.skipped.append(id)
                 await self.emit(CompositionSkipped(id, row.key))
                 if self.plan.delete_after and row.state == ARCHIVED:
-                    await self.remove(row)
+                    if self.plan.dry_run:
+                        self.tally.deleted.append(id)
+                    else:
+                        await self.remove(row)
                 return
         if self.plan.dry_run:
             self.tally.archived.append(id)
@@ -293,14 +310,18 @@ class _Run:
             # the row as "downloading", which a rerun starts again.
             await asyncio.shield(writer.abort())
             raise
-        sha256 = stored.sha256 or ""
-        await self.manifest.archived(
-            id, key, size=stored.size, sha256=stored.sha256, checksum=stored.checksum
-        )
-        self.tally.archived.append(id)
-        self.tally.bytes += stored.size
-        await self.emit(CompositionArchived(id, key, stored.size, sha256))
-        return ManifestRow(id, ARCHIVED, key, stored.size, stored.sha256, stored.checksum)
+        row = ManifestRow(id, ARCHIVED, key, stored.size, stored.sha256, stored.checksum)
+
+        async def record() -> None:
+            await self.manifest.archived(  # type: ignore[union-attr]
+                id, key, size=stored.size, sha256=stored.sha256, checksum=stored.checksum
+            )
+            self.tally.archived.append(id)
+            self.tally.bytes += stored.size
+            await self.emit(CompositionArchived(id, key, stored.size, stored.sha256 or ""))
+
+        await _completely(record())
+        return row
 
     async def remove(self, row: ManifestRow) -> None:
         """Delete at the provider, only with a durable, verified copy recorded."""
@@ -318,9 +339,13 @@ class _Run:
             await self.manifest.note(row.id, f"delete failed: {_describe(exc)}")
             await self.fail(row.id, "delete", exc, row.key)
             return
-        await self.manifest.deleted(row)
-        self.tally.deleted.append(row.id)
-        await self.emit(CompositionDeleted(row.id))
+
+        async def record() -> None:
+            await self.manifest.deleted(row)  # type: ignore[union-attr]
+            self.tally.deleted.append(row.id)
+            await self.emit(CompositionDeleted(row.id))
+
+        await _completely(record())
 
     def progress_of(self, id: str) -> Callable[[int, int | None], Awaitable[None]] | None:
         if self.plan.progress is None:

@@ -162,22 +162,28 @@ def _list_parser(sub: Any) -> None:
     )
     p.add_argument("--limit", type=non_negative_int, metavar="N", help="print at most N")
     p.add_argument(
+        "--prefetch",
+        type=positive_int,
+        metavar="K",
+        help="pages fetched ahead while printing (Telnyx 1..8, default 1)",
+    )
+    p.add_argument(
         "--page-size",
         type=positive_int,
         metavar="N",
         help="items per request (Twilio 1..100, Telnyx 1..250)",
     )
+    _filters(p)
+    _common(p, suppress=True, request_timeout=True)
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    """The list filters, shared by list and archive."""
     tw = p.add_argument_group("Twilio filters")
     tw.add_argument("--room-sid", metavar="RM...", help="only compositions of this room")
     tel = p.add_argument_group("Telnyx filters")
     tel.add_argument("--session-id", metavar="UUID", help="only compositions of this session")
     tel.add_argument("--created-on", metavar="DATE", help="created on this day (YYYY-MM-DD)")
-    tel.add_argument(
-        "--prefetch",
-        type=positive_int,
-        metavar="K",
-        help="pages fetched ahead while printing (1..8, default 1)",
-    )
     both = p.add_argument_group(
         "creation time",
         "Twilio takes a timestamp with a zone (2024-05-01T00:00:00Z); "
@@ -185,6 +191,63 @@ def _list_parser(sub: Any) -> None:
     )
     both.add_argument("--created-after", metavar="WHEN", help="created after WHEN")
     both.add_argument("--created-before", metavar="WHEN", help="created before WHEN")
+
+
+def _archive_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "archive",
+        help="copy compositions' media to a directory or S3, then maybe delete them",
+        description="Archive completed compositions: stream the listing, download each "
+        "one's media, verify it (byte count and the composition's size), store it durably "
+        "in DEST (a directory, or s3://bucket/prefix), record it in a SQLite manifest, and "
+        "with --delete-after delete it at the provider, only once its copy is safe. A rerun "
+        "skips what is archived and still present. Exit status 0 when nothing failed, 1 "
+        "otherwise, 130 when interrupted (what was done is printed, and kept).",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("dest", metavar="DEST", help="an existing directory, or s3://bucket/prefix")
+    p.add_argument(
+        "--status",
+        choices=STATUSES,
+        metavar="STATUS",
+        default="completed",
+        help="which compositions to list (default completed; others are left alone)",
+    )
+    _filters(p)
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="downloads in flight at once (1..64, default 4)",
+    )
+    p.add_argument(
+        "--delete-after",
+        action="store_true",
+        help="delete each composition at the provider once its copy is verified and durable",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be archived and deleted; download and delete nothing",
+    )
+    p.add_argument(
+        "--manifest",
+        metavar="PATH",
+        help="the SQLite manifest (default: inside a directory DEST; required for S3)",
+    )
+    p.add_argument(
+        "--name",
+        metavar="TEMPLATE",
+        default="{id}{ext}",
+        help="file name under DEST, e.g. '{date_created:%%Y/%%m/%%d}/{id}{ext}' "
+        "(fields: id, ext, date_created, room, session, provider)",
+    )
+    p.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="an S3-compatible store (MinIO, R2...); default $AWS_ENDPOINT_URL",
+    )
     _common(p, suppress=True, request_timeout=True)
 
 
@@ -261,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     _list_parser(sub)
+    _archive_parser(sub)
     p = _id_parser(sub, "get", "show one composition", "Fetch one composition and print it.")
     _common(p, suppress=True, request_timeout=True)
     _create_parser(sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from ..errors import CompositionFailedError
 from ..retry import RetryPolicy
 from ..telnyx import RoomCompositions, TelnyxClient
 from ..twilio import Compositions, TwilioClient
-from ._args import EXIT_OK, UsageError
+from ._args import EXIT_API, EXIT_OK, UsageError
 from ._output import Output
 
 __all__ = ["Job", "make_client", "prepare", "run"]
@@ -149,21 +150,58 @@ async def _download(
     return EXIT_OK
 
 
-def _list_filters(args: argparse.Namespace, provider: str) -> dict[str, Any]:
-    common = _drop_none(status=args.status, limit=args.limit, page_size=args.page_size)
+def _filters(args: argparse.Namespace, provider: str) -> dict[str, Any]:
+    """The provider's list filters from the options list and archive share."""
     if provider == "twilio":
-        return common | _drop_none(
+        return _drop_none(
+            status=args.status,
             room_sid=args.room_sid,
             date_created_after=_timestamp(args.created_after, "--created-after"),
             date_created_before=_timestamp(args.created_before, "--created-before"),
         )
-    return common | _drop_none(
+    return _drop_none(
+        status=args.status,
         session_id=args.session_id,
         date_created_on=_day(args.created_on, "--created-on"),
         date_created_after=_day(args.created_after, "--created-after"),
         date_created_before=_day(args.created_before, "--created-before"),
-        prefetch=args.prefetch,
     )
+
+
+def _list_filters(args: argparse.Namespace, provider: str) -> dict[str, Any]:
+    paging = _drop_none(limit=args.limit, page_size=args.page_size, prefetch=args.prefetch)
+    return _filters(args, provider) | paging
+
+
+def _archive_options(args: argparse.Namespace, provider: str) -> dict[str, Any]:
+    dest = args.dest
+    if not dest.startswith("s3://") and not Path(dest).is_dir():
+        raise UsageError(f"cannot archive to {dest}: not an existing directory")
+    if dest.startswith("s3://") and args.manifest is None:
+        raise UsageError("an s3:// destination needs --manifest PATH (a local SQLite file)")
+    return {
+        "dest": dest,
+        "concurrency": args.concurrency,
+        "delete_after": args.delete_after,
+        "dry_run": args.dry_run,
+        "manifest": args.manifest,
+        "name": args.name,
+        "s3_endpoint_url": args.s3_endpoint_url,
+        **_filters(args, provider),
+    }
+
+
+async def _archive(options: dict[str, Any], resource: Resource, output: Output) -> int:
+    with output.archive_progress() as on_event:
+        try:
+            report = await resource.archive(progress=on_event, **options)
+        except asyncio.CancelledError:
+            # Ctrl-C: the downloads in flight are stopped and their temporary files gone;
+            # everything archived so far is in the manifest. Say what was done.
+            output.archive_summary(None)
+            raise
+    output.archive_summary(report)
+    return EXIT_OK if report.ok else EXIT_API
 
 
 def _create_params(args: argparse.Namespace, provider: str) -> dict[str, Any]:
@@ -202,6 +240,8 @@ def prepare(args: argparse.Namespace, provider: str) -> Job:
     command = args.command
     if command == "list":
         return functools.partial(_list, _list_filters(args, provider))
+    if command == "archive":
+        return functools.partial(_archive, _archive_options(args, provider))
     if command == "get":
         return functools.partial(_get, args.id)
     if command == "create":

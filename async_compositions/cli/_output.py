@@ -31,6 +31,17 @@ from yarl import URL
 
 from .._download import DownloadResult
 from .._log import redact_url
+from ..archive import (
+    ArchiveEvent,
+    ArchiveReport,
+    CompositionArchived,
+    CompositionDeleted,
+    CompositionFailed,
+    CompositionLeftAlone,
+    CompositionSkipped,
+    TransferProgress,
+    TransferStarted,
+)
 from ..layout import VideoLayout
 
 __all__ = ["Output", "to_json"]
@@ -174,6 +185,9 @@ class Output:
         if not self.out.is_terminal:
             self.out.width = max(self.out.width, _PIPE_WIDTH)
         self.err = Console(stderr=True, markup=False, emoji=False, highlight=False)
+        # What an archive run has done so far, by outcome, and the bytes it moved.
+        self._tally: dict[str, int] = {}
+        self._moved = 0
 
     # -- results -----------------------------------------------------------------------------
 
@@ -310,3 +324,97 @@ class Output:
                 progress.update(task, completed=done, total=total)
 
             yield report
+
+    # -- archive -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def archive_progress(self) -> Iterator[Callable[[ArchiveEvent], None]]:
+        """The archive's event handler: a line (or JSON line) per composition, and on a
+        terminal, bars for the whole run and for each file in flight."""
+        if not self.interactive or self.json_lines:
+            yield self._archive_line
+            return
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=self.err,
+            transient=True,
+        )
+        with progress:
+            overall = progress.add_task("archived 0", total=None)
+            files: dict[str, Any] = {}
+
+            def on_event(event: ArchiveEvent) -> None:
+                if isinstance(event, TransferStarted):
+                    files[event.id] = progress.add_task(f"  {event.key}", total=event.size)
+                elif isinstance(event, TransferProgress):
+                    task = files.get(event.id)
+                    if task is not None:
+                        progress.update(task, completed=event.done, total=event.total)
+                else:
+                    self._archive_line(event)
+                    id = event.failure.id if isinstance(event, CompositionFailed) else None
+                    id = id or getattr(event, "id", None)
+                    task = files.pop(id, None) if isinstance(id, str) else None
+                    if task is not None:
+                        progress.remove_task(task)
+                    counts = ", ".join(f"{k} {v}" for k, v in self._tally.items())
+                    progress.update(overall, description=counts, completed=self._moved)
+
+            yield on_event
+
+    def _archive_line(self, event: ArchiveEvent) -> None:
+        """One composition's outcome, as it happens."""
+        line: dict[str, Any] | None = None
+        if isinstance(event, CompositionArchived):
+            self._moved += event.size
+            line = {"id": event.id, "archived": event.key, "size": event.size}
+            line["sha256"] = event.sha256
+        elif isinstance(event, CompositionSkipped):
+            line = {"id": event.id, "skipped": event.key}
+        elif isinstance(event, CompositionDeleted):
+            line = {"id": event.id, "deleted": True}
+        elif isinstance(event, CompositionLeftAlone):
+            line = {"id": event.id, "left_alone": event.status}
+        elif isinstance(event, CompositionFailed):
+            failure = event.failure
+            line = {"id": failure.id, "failed": failure.stage, "error": failure.message}
+        if line is None:
+            return
+        outcome = next(k for k in line if k != "id")
+        self._tally[outcome] = self._tally.get(outcome, 0) + 1
+        if self.json_lines:
+            self._json_line(line)
+        elif not self.interactive or outcome in ("failed",):
+            detail = "" if line[outcome] is True else f"  {line[outcome]}"
+            extra = f"  {line['error']}" if "error" in line else ""
+            self._line(f"{outcome:<10} {line['id']}{detail}{extra}")
+
+    def archive_summary(self, report: ArchiveReport | None) -> None:
+        """What the run did: from the report, or (interrupted) from what was seen so far."""
+        if report is not None:
+            counts = {
+                "archived": len(report.archived),
+                "skipped": len(report.skipped),
+                "deleted": len(report.deleted),
+                "left_alone": len(report.left_alone),
+                "failed": len(report.failed),
+            }
+            moved = report.bytes
+        else:
+            counts = {k: self._tally.get(k, 0) for k in ("archived", "skipped", "deleted")}
+            counts |= {k: self._tally.get(k, 0) for k in ("left_alone", "failed")}
+            moved = self._moved
+        summary: dict[str, Any] = {**counts, "bytes": moved, "interrupted": report is None}
+        if report is not None:
+            summary |= {"dry_run": report.dry_run, "manifest": report.manifest}
+        if self.json_lines:
+            self._json_line({"summary": summary})
+            return
+        done = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+        what = "interrupted after" if report is None else "would do" if report.dry_run else "done"
+        target = sys.stderr if report is None else sys.stdout
+        target.write(f"{what}: {done}; {moved:,} bytes\n")
+        target.flush()

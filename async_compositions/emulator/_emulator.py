@@ -77,7 +77,10 @@ class Emulator:
     fail; ``hold()`` stops them until released; ``in_flight``/``max_in_flight`` count
     what is being served; ``wait_for_requests()``/``wait_for_responses()``/
     ``wait_until()`` wait on the log instead of sleeping; ``latency`` slows every
-    request; ``public_origin`` names another host in Twilio's API URLs.
+    request; ``public_origin`` names another host in Twilio's API URLs. Media URLs are
+    pre-signed and expire, as S3's do: Twilio's after the ``Ttl`` the client asked for,
+    Telnyx's ``download_url`` after ``download_url_ttl`` seconds; ``store.clock`` is the
+    emulator's clock (replace it to make time pass).
     """
 
     def __init__(
@@ -98,12 +101,15 @@ class Emulator:
         telnyx_api_key: str | None = None,
         telnyx_signing_seed: bytes | None = None,
         webhook_timeout: float = 5.0,
+        download_url_ttl: float = 600.0,
         public_origin: str | None = None,
     ) -> None:
         if media_size < 0:
             raise ValueError("media_size must be >= 0")
         if latency < 0 or webhook_timeout <= 0:
             raise ValueError("latency must be >= 0 and webhook_timeout > 0")
+        if not download_url_ttl > 0:
+            raise ValueError("download_url_ttl must be > 0 seconds")
         if manual and (processing_delay is not None or completion_delay is not None):
             raise ValueError(
                 "manual=True takes no processing_delay/completion_delay: a manual emulator "
@@ -155,7 +161,11 @@ class Emulator:
             on_created=self._created,
         )
         self._telnyx = TelnyxAPI(
-            self.store, api_key=self.telnyx_api_key, signer=media, on_created=self._created
+            self.store,
+            api_key=self.telnyx_api_key,
+            signer=media,
+            on_created=self._created,
+            download_url_ttl=download_url_ttl,
         )
         self._gateway = Gateway(latency=latency)
         self.public_origin = public_origin

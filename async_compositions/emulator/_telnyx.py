@@ -203,11 +203,14 @@ class TelnyxAPI:
         api_key: str,
         signer: MediaSigner,
         on_created: Callable[[TelnyxComposition], None],
+        download_url_ttl: float = 600.0,
     ) -> None:
         self.store = store
         self._api_key = api_key
         self._signer = signer
         self._on_created = on_created
+        # How long a download_url works, like the pre-signed S3 URLs Telnyx hands out.
+        self.download_url_ttl = download_url_ttl
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes this API answers."""
@@ -242,8 +245,10 @@ class TelnyxAPI:
         """Where the media can be fetched without credentials, once completed."""
         if record.status != COMPLETED:
             return None
-        token = self._signer.sign("telnyx", record.id)
-        return f"{origin}/_media/telnyx/{record.id}.{record.format}?token={token}"
+        expires = str(int(self.store.clock().timestamp() + self.download_url_ttl))
+        token = self._signer.sign("telnyx", record.id, expires)
+        name = f"{record.id}.{record.format}"
+        return f"{origin}/_media/telnyx/{name}?expires={expires}&token={token}"
 
     def _json(self, record: TelnyxComposition, request: web.Request) -> dict[str, Any]:
         origin = f"{request.scheme}://{request.host}"
@@ -368,8 +373,11 @@ class TelnyxAPI:
         id, _, _ = name.partition(".")
         record = self.store.telnyx.get(id)
         token = request.query.get("token", "")
-        if not self._signer.check(token, "telnyx", id):
+        expires = request.query.get("expires", "")
+        if not self._signer.check(token, "telnyx", id, expires):
             raise Problem(403, "Access denied", code="AccessDenied")
+        if not expires.isdigit() or self.store.clock().timestamp() > int(expires):
+            raise Problem(403, "Request has expired", code="AccessDenied")
         if record is None or record.status != COMPLETED:
             raise Problem(404, "The specified key does not exist.", code="NoSuchKey")
         return await serve_media(
