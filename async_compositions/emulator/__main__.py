@@ -43,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no timers: compositions stay where they are (no --*-delay with it)",
     )
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds added to each API request"
+    )
+    parser.add_argument(
+        "--media-latency", type=float, default=0.0, help="seconds added to each media request"
+    )
     parser.add_argument("--media-size", type=int, default=65_536, help="bytes of each media file")
     parser.add_argument("--seed-twilio", type=int, default=0, metavar="N", help="N compositions")
     parser.add_argument("--seed-telnyx", type=int, default=0, metavar="N", help="N compositions")
@@ -73,6 +78,7 @@ async def _serve(args: argparse.Namespace) -> None:
         completion_delay=args.completion_delay,
         manual=args.manual,
         latency=args.latency,
+        media_latency=args.media_latency,
         media_size=args.media_size,
         seed=args.seed,
         account_sid=args.account_sid,
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.manual and (args.processing_delay is not None or args.completion_delay is not None):
         parser.error("--manual takes no --processing-delay or --completion-delay")
-    for name in ("processing_delay", "completion_delay"):
+    for name in ("processing_delay", "completion_delay", "latency", "media_latency"):
         value = getattr(args, name)
         if value is not None and not value >= 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")

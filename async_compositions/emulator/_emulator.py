@@ -76,7 +76,7 @@ class Emulator:
     For tests: every request is logged (``requests``); ``inject()`` makes the next ones
     fail; ``hold()`` stops them until released; ``in_flight``/``max_in_flight`` count
     what is being served; ``wait_for_requests()``/``wait_for_responses()``/
-    ``wait_until()`` wait on the log instead of sleeping; ``latency`` slows every
+    ``wait_until()`` wait on the log instead of sleeping; ``latency`` slows every API
     request; ``public_origin`` names another host in Twilio's API URLs. Media URLs are
     pre-signed and expire, as S3's do: Twilio's after the ``Ttl`` the client asked for,
     Telnyx's ``download_url`` after ``download_url_ttl`` seconds; ``store.clock`` is the
@@ -92,6 +92,7 @@ class Emulator:
         completion_delay: float | None = None,
         manual: bool = False,
         latency: float = 0.0,
+        media_latency: float = 0.0,
         media_size: int = 65_536,
         seed: int | None = None,
         account_sid: str | None = None,
@@ -106,8 +107,8 @@ class Emulator:
     ) -> None:
         if media_size < 0:
             raise ValueError("media_size must be >= 0")
-        if latency < 0 or webhook_timeout <= 0:
-            raise ValueError("latency must be >= 0 and webhook_timeout > 0")
+        if latency < 0 or media_latency < 0 or webhook_timeout <= 0:
+            raise ValueError("latency and media_latency must be >= 0, webhook_timeout > 0")
         if not download_url_ttl > 0:
             raise ValueError("download_url_ttl must be > 0 seconds")
         if manual and (processing_delay is not None or completion_delay is not None):
@@ -167,7 +168,7 @@ class Emulator:
             on_created=self._created,
             download_url_ttl=download_url_ttl,
         )
-        self._gateway = Gateway(latency=latency)
+        self._gateway = Gateway(latency=latency, media_latency=media_latency)
         self.public_origin = public_origin
         self.faults = self._gateway.faults
         # The log of every request received, oldest first (cleared by clear_requests()).
@@ -315,7 +316,7 @@ class Emulator:
 
     @property
     def latency(self) -> float:
-        """Seconds every request waits before it is handled (settable at any time)."""
+        """Seconds every API request waits before it is handled (settable at any time)."""
         return self._gateway.latency
 
     @latency.setter
@@ -323,6 +324,17 @@ class Emulator:
         if value < 0:
             raise ValueError("latency must be >= 0")
         self._gateway.latency = value
+
+    @property
+    def media_latency(self) -> float:
+        """Seconds every media request waits before it is answered (settable at any time)."""
+        return self._gateway.media_latency
+
+    @media_latency.setter
+    def media_latency(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("media_latency must be >= 0")
+        self._gateway.media_latency = value
 
     @property
     def public_origin(self) -> str | None:

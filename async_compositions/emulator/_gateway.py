@@ -35,8 +35,10 @@ class Gateway:
     and the most there ever were at once; ``monitor`` wakes waiters whenever they change.
     """
 
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0, media_latency: float = 0.0) -> None:
+        # API requests wait ``latency``; media (a CDN's job, elsewhere) ``media_latency``.
         self.latency = latency
+        self.media_latency = media_latency
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         self.holds: list[Hold] = []
@@ -119,8 +121,9 @@ class Gateway:
         entry: RecordedRequest,
         page: int | None,
     ) -> web.StreamResponse:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        wait = self.media_latency if provider == "media" else self.latency
+        if wait:
+            await asyncio.sleep(wait)
         fault = self.faults.take(request.method, request.path, page)
         if fault is not None and fault.status == 405:
             request[_ALLOW] = _allow_value(await _routed_methods(request))
