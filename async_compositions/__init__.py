@@ -28,6 +28,7 @@ from .errors import (
     WebhookVerificationError,
 )
 from .layout import VideoLayout
+from .ratelimit import ClientStats, RateLimit
 from .retry import RetryPolicy
 from .status import CompositionStatus
 
@@ -61,6 +62,7 @@ __all__ = [
     "ArchiveReport",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStats",
     "CompositionFailedError",
     "CompositionStatus",
     "CompositionsError",
@@ -69,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "ResponseDecodeError",
     "RetryPolicy",

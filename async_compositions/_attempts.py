@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from ._http import HttpRequest
 from ._log import logger, redact_url
 from .errors import APIConnectionError, APIError, CompositionsError
+from .ratelimit import Counters, RateLimit
 from .retry import RetryPolicy, parse_retry_after
 
 __all__ = ["Attempts"]
@@ -21,11 +22,20 @@ class Attempts:
     whether an earlier attempt may have taken effect although its answer was lost.
     """
 
-    __slots__ = ("_policy", "_request", "maybe_processed", "number")
+    __slots__ = ("_counters", "_governor", "_policy", "_request", "maybe_processed", "number")
 
-    def __init__(self, policy: RetryPolicy, request: HttpRequest) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        request: HttpRequest,
+        *,
+        counters: Counters | None = None,
+        governor: RateLimit | None = None,
+    ) -> None:
         self._policy = policy
         self._request = request
+        self._counters = counters
+        self._governor = governor
         self.number = 1
         self.maybe_processed = False
 
@@ -51,9 +61,15 @@ class Attempts:
         """After an error status: honour Retry-After (up to the cap) and sleep, or raise."""
         policy = self._policy
         status = error.status
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        if status == 429:
+            if self._counters is not None:
+                self._counters.rate_limited += 1
+            if retry_after is not None and self._governor is not None:
+                # Every request sharing the budget waits, not only this one.
+                self._governor.pause(min(retry_after, policy.max_retry_after))
         if not policy.status_is_retryable(status, idempotent=self._request.idempotent):
             raise error
-        retry_after = parse_retry_after(headers.get("Retry-After"))
         error.retry_after = retry_after
         if retry_after is not None and retry_after > policy.max_retry_after:
             raise error
@@ -77,3 +93,5 @@ class Attempts:
         )
         await asyncio.sleep(delay)
         self.number += 1
+        if self._counters is not None:
+            self._counters.retries += 1

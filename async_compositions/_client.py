@@ -16,6 +16,7 @@ from ._session import SessionManager
 from ._timeouts import TimeoutArg, to_client_timeout
 from ._transport import Transport
 from ._version import __version__
+from .ratelimit import ClientStats, RateLimit
 from .retry import RetryPolicy
 
 __all__ = ["ClientBase", "resolve_base_url", "user_agent"]
@@ -58,7 +59,12 @@ class ClientBase:
         timeout: TimeoutArg,
         retry: RetryPolicy | None,
         pool_size: int,
+        rate_limit: RateLimit | None,
     ) -> None:
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise TypeError(
+                f"rate_limit must be a RateLimit or None, not {type(rate_limit).__name__}"
+            )
         self.base_url = dialect.base_url
         self._sessions = SessionManager(session=session, pool_size=pool_size)
         agent = {"User-Agent": user_agent()}
@@ -70,6 +76,7 @@ class ClientBase:
             retry=_retry_policy(retry),
             parse_error=dialect.parse_error,
             request_id_header=dialect.request_id_header,
+            rate_limit=rate_limit,
         )
 
     def _identity(self) -> str:
@@ -95,6 +102,16 @@ class ClientBase:
     def retry(self) -> RetryPolicy:
         """The retry policy of every request."""
         return self._transport.retry
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The request budget this client draws on (shared with clients given the same one)."""
+        return self._transport.rate_limit
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests sent (attempts), retries, 429s seen, seconds waited for the rate limit."""
+        return self._transport.counters.snapshot()
 
     async def aclose(self) -> None:
         """Close the HTTP session this client created (a borrowed one stays open)."""

@@ -225,7 +225,7 @@ async def download_media(
     renewals = 0
     while True:
         request = media_request(url, done, validator)
-        attempts = attempts or Attempts(transport.retry, request)
+        attempts = attempts or transport.attempts(request)
         error: APIError | None = None
         failure: APIConnectionError | None = None
         receiving = False

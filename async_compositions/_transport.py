@@ -13,6 +13,7 @@ from ._http import HttpRequest, HttpResponse
 from ._log import redact_text, redact_url
 from ._session import SessionManager
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .ratelimit import READ, WRITE, Counters, RateLimit
 from .retry import RetryPolicy
 
 __all__ = ["Transport", "wrap_transport_error"]
@@ -28,6 +29,8 @@ class Transport:
         "_headers",
         "_parse_error",
         "_request_id_header",
+        "counters",
+        "rate_limit",
         "retry",
         "sessions",
         "timeout",
@@ -43,6 +46,7 @@ class Transport:
         retry: RetryPolicy,
         parse_error: ErrorParser,
         request_id_header: str,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.sessions = sessions
         self._headers = CIMultiDict(headers)
@@ -52,14 +56,29 @@ class Transport:
         self.retry = retry
         self._parse_error = parse_error
         self._request_id_header = request_id_header
+        self.rate_limit = rate_limit
+        self.counters = Counters()
 
     def with_retry(self, retry: RetryPolicy) -> Transport:
         """The same transport (session, headers, error parser) under another retry policy."""
         twin = Transport.__new__(Transport)
         for name in Transport.__slots__:
-            setattr(twin, name, getattr(self, name))
+            setattr(twin, name, getattr(self, name))  # counters included: one client's stats
         twin.retry = retry
         return twin
+
+    def attempts(self, request: HttpRequest) -> Attempts:
+        """The retry engine for one request, counting into this client's stats."""
+        return Attempts(self.retry, request, counters=self.counters, governor=self.rate_limit)
+
+    async def _admit(self, request: HttpRequest) -> None:
+        """Wait for the account's budget (API requests only: media URLs are not the API's)."""
+        governor = self.rate_limit
+        if governor is not None and request.authenticated:
+            kind = READ if request.method in ("GET", "HEAD") else WRITE
+            what = f"{request.method} {redact_url(str(request.url))}"
+            self.counters.waited += await governor.acquire(kind, what)
+        self.counters.requests += 1
 
     async def send(self, request: HttpRequest, timeout: aiohttp.ClientTimeout) -> HttpResponse:
         """Send ``request``, retrying as the policy allows; return a read, released response.
@@ -70,6 +89,7 @@ class Transport:
         attempts: Attempts | None = None
         while True:
             error: APIConnectionError | None = None
+            await self._admit(request)
             try:
                 resp = await self.sessions.get().request(
                     request.method,
@@ -91,7 +111,7 @@ class Transport:
                 # Handled outside the except clause, so that neither __cause__ nor
                 # __context__ leads to the aiohttp exception, whose request_info holds the
                 # Authorization header.
-                attempts = attempts or Attempts(self.retry, request)
+                attempts = attempts or self.attempts(request)
                 await attempts.retry_after_failure(error)
                 continue
             headers = resp.headers
@@ -103,7 +123,7 @@ class Transport:
                 return response
             if attempts is not None and attempts.maybe_processed and status in request.resent_ok:
                 return response
-            attempts = attempts or Attempts(self.retry, request)
+            attempts = attempts or self.attempts(request)
             await attempts.retry_after_status(self._parse_error(response), headers)
 
     def _headers_for(self, request: HttpRequest) -> CIMultiDict[str]:
@@ -125,6 +145,7 @@ class Transport:
         with the same Attempts engine as ``send``.
         """
         error: APIConnectionError | None = None
+        await self._admit(request)
         try:
             resp = await self.sessions.get().request(
                 request.method,

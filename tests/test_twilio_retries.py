@@ -72,7 +72,7 @@ def policy(delays: Delays, **kwargs: Any) -> RetryPolicy:
 @pytest.fixture
 async def mocked(delays: Delays) -> AsyncIterator[tuple[aioresponses, TwilioClient]]:
     with aioresponses() as m:
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=policy(delays)) as c:
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)) as c:
             yield m, c
 
 
@@ -117,7 +117,7 @@ async def test_attempts_are_bounded(
 async def test_backoff_is_capped_by_max_delay(delays: Delays) -> None:
     with aioresponses() as m:
         retry = policy(delays, max_attempts=6, base_delay=0.5, max_delay=1.5)
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=retry) as client:
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=retry) as client:
             m.get(ITEM, status=502, repeat=True)
             with pytest.raises(ServerError):
                 await client.compositions.fetch(SID)
@@ -209,7 +209,7 @@ async def test_unparseable_retry_after_falls_back_to_backoff(
 async def test_retry_after_over_the_cap_raises_at_once(delays: Delays, verb: str) -> None:
     with aioresponses() as m:
         retry = policy(delays, max_retry_after=5.0)
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=retry) as client:
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=retry) as client:
             m.get(ITEM, status=429, headers={"Retry-After": "120"}, repeat=True)
             m.post(BASE, status=429, headers={"Retry-After": "120"}, repeat=True)
             with pytest.raises(RateLimitError) as info:
@@ -227,7 +227,7 @@ async def test_rate_limit_error_keeps_retry_after_when_attempts_run_out(
     delays: Delays,
 ) -> None:
     with aioresponses() as m:
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=policy(delays)) as client:
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)) as client:
             m.get(ITEM, status=429, headers={"Retry-After": "3"}, repeat=True)
             with pytest.raises(RateLimitError) as info:
                 await client.compositions.fetch(SID)
@@ -242,7 +242,7 @@ async def test_rate_limit_error_keeps_retry_after_when_attempts_run_out(
 @pytest.mark.parametrize("retry", [None, RetryPolicy(max_attempts=1), RetryPolicy.disabled()])
 async def test_retries_disabled(delays: Delays, retry: RetryPolicy | None) -> None:
     with aioresponses() as m:
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=retry) as client:
+        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=retry) as client:
             m.get(ITEM, status=500, repeat=True)
             m.delete(ITEM, status=429, headers={"Retry-After": "1"}, repeat=True)
             with pytest.raises(ServerError):
@@ -258,7 +258,7 @@ def test_default_policy_retries() -> None:
     client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN)
     assert client.retry == RetryPolicy()
     assert client.retry.max_attempts > 1
-    assert TwilioClient(ACCOUNT_SID, AUTH_TOKEN, retry=None).retry.max_attempts == 1
+    assert TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=None).retry.max_attempts == 1
 
 
 # -- the log line per retry decision ---------------------------------------------------------

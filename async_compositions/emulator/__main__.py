@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from ..ratelimit import RateLimit
 from ._emulator import DEFAULT_COMPLETION_DELAY, DEFAULT_PROCESSING_DELAY, Emulator
 
 __all__ = ["main"]
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--media-latency", type=float, default=0.0, help="seconds added to each media request"
     )
+    parser.add_argument(
+        "--rate-limit",
+        metavar="READS[,WRITES]",
+        default=None,
+        help="refuse API requests beyond READS (GET) and WRITES (POST, DELETE) a second, "
+        "with a 429 as the providers do",
+    )
     parser.add_argument("--media-size", type=int, default=65_536, help="bytes of each media file")
     parser.add_argument("--seed-twilio", type=int, default=0, metavar="N", help="N compositions")
     parser.add_argument("--seed-telnyx", type=int, default=0, metavar="N", help="N compositions")
@@ -79,6 +87,7 @@ async def _serve(args: argparse.Namespace) -> None:
         manual=args.manual,
         latency=args.latency,
         media_latency=args.media_latency,
+        rate_limit=args.rate_limit,
         media_size=args.media_size,
         seed=args.seed,
         account_sid=args.account_sid,
@@ -111,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.manual and (args.processing_delay is not None or args.completion_delay is not None):
         parser.error("--manual takes no --processing-delay or --completion-delay")
+    if args.rate_limit is not None:
+        try:
+            rates = [float(x) for x in args.rate_limit.split(",")]
+            reads, writes = (rates * 2)[:2] if len(rates) == 1 else rates
+            args.rate_limit = RateLimit(reads=reads, writes=writes)
+        except (ValueError, TypeError):
+            parser.error("--rate-limit must be READS or READS,WRITES (requests a second)")
     for name in ("processing_delay", "completion_delay", "latency", "media_latency"):
         value = getattr(args, name)
         if value is not None and not value >= 0:

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, Self
 from aiohttp import web
 from yarl import URL
 
+from ..ratelimit import RateLimit
 from ._events import telnyx_completed_event, twilio_callbacks
 from ._faults import Fault, FaultKind, RecordedRequest
 from ._gateway import Gateway
 from ._holds import DEFAULT_WAIT, Hold
+from ._limits import ServerLimit
 from ._media import MediaSigner, media_bytes
 from ._store import (
     COMPLETED,
@@ -80,7 +82,9 @@ class Emulator:
     request; ``public_origin`` names another host in Twilio's API URLs. Media URLs are
     pre-signed and expire, as S3's do: Twilio's after the ``Ttl`` the client asked for,
     Telnyx's ``download_url`` after ``download_url_ttl`` seconds; ``store.clock`` is the
-    emulator's clock (replace it to make time pass).
+    emulator's clock (replace it to make time pass). ``rate_limit`` (a ``RateLimit``)
+    refuses API requests beyond its reads and writes a second per provider with a 429,
+    ``Retry-After`` and the provider's own error body, as the real services do.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Emulator:
         telnyx_signing_seed: bytes | None = None,
         webhook_timeout: float = 5.0,
         download_url_ttl: float = 600.0,
+        rate_limit: RateLimit | None = None,
         public_origin: str | None = None,
     ) -> None:
         if media_size < 0:
@@ -168,7 +173,14 @@ class Emulator:
             on_created=self._created,
             download_url_ttl=download_url_ttl,
         )
-        self._gateway = Gateway(latency=latency, media_latency=media_latency)
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise TypeError("rate_limit must be an async_compositions.RateLimit or None")
+        limit = (
+            None
+            if rate_limit is None
+            else ServerLimit(rate_limit.reads, rate_limit.writes, rate_limit.burst)
+        )
+        self._gateway = Gateway(latency=latency, media_latency=media_latency, limit=limit)
         self.public_origin = public_origin
         self.faults = self._gateway.faults
         # The log of every request received, oldest first (cleared by clear_requests()).
@@ -324,6 +336,11 @@ class Emulator:
         if value < 0:
             raise ValueError("latency must be >= 0")
         self._gateway.latency = value
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the emulator's ``rate_limit`` refused with a 429."""
+        return self._gateway.limited
 
     @property
     def media_latency(self) -> float:

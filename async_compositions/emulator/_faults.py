@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -202,6 +203,8 @@ class RecordedRequest:
     status: int | None = None
     fault: str | None = None
     finished: bool = False
+    #: When it arrived (``time.monotonic()``): the log measures a client's request rate.
+    arrived: float = field(default_factory=time.monotonic)
 
     def __repr__(self) -> str:
         # Headers stay out: they carry the client's credentials.

@@ -14,6 +14,7 @@ from aiohttp import hdrs, web
 from ._errors import Problem, Provider, provider_for_path, render_problem
 from ._faults import LOST, MALFORMED_STATUS_RESPONSE, Fault, Faults, RecordedRequest, listing_page
 from ._holds import Hold, Monitor
+from ._limits import ServerLimit
 from ._media import COMPRESS_KEY, TRUNCATE_KEY
 from ._params import IGNORE_PAGE_KEY
 
@@ -35,10 +36,19 @@ class Gateway:
     and the most there ever were at once; ``monitor`` wakes waiters whenever they change.
     """
 
-    def __init__(self, *, latency: float = 0.0, media_latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        media_latency: float = 0.0,
+        limit: ServerLimit | None = None,
+    ) -> None:
         # API requests wait ``latency``; media (a CDN's job, elsewhere) ``media_latency``.
         self.latency = latency
         self.media_latency = media_latency
+        # The account's rate limit, enforced the way the providers do (429, Retry-After).
+        self.limit = limit
+        self.limited = 0
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         self.holds: list[Hold] = []
@@ -124,6 +134,15 @@ class Gateway:
         wait = self.media_latency if provider == "media" else self.latency
         if wait:
             await asyncio.sleep(wait)
+        if self.limit is not None and provider in ("twilio", "telnyx"):
+            retry_after = self.limit.check(provider, request.method)
+            if retry_after is not None:
+                self.limited += 1
+                entry.status = 429
+                entry.fault = "rate_limited"
+                return self._fault_response(
+                    Fault(kind="rate_limit", retry_after=str(retry_after)), provider, request
+                )
         fault = self.faults.take(request.method, request.path, page)
         if fault is not None and fault.status == 405:
             request[_ALLOW] = _allow_value(await _routed_methods(request))

@@ -10,6 +10,7 @@ from yarl import URL
 
 from .._client import ClientBase, resolve_base_url
 from .._timeouts import NOT_GIVEN, TimeoutArg
+from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from ._dialect import TelnyxDialect
 from .resource import RoomCompositions
@@ -52,6 +53,7 @@ class TelnyxClient(ClientBase):
         timeout: TimeoutArg = NOT_GIVEN,
         retry: RetryPolicy | None = _DEFAULT_RETRY,
         pool_size: int = 100,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         key = _resolve_api_key(api_key)
         root = resolve_base_url(base_url, "TELNYX_BASE_URL", DEFAULT_BASE_URL)
@@ -63,6 +65,9 @@ class TelnyxClient(ClientBase):
             timeout=timeout,
             retry=retry,
             pool_size=pool_size,
+            # Telnyx publishes no figures (it sends x-ratelimit-* headers instead): no
+            # budget unless one is given.
+            rate_limit=rate_limit,
         )
         self.compositions = RoomCompositions(self._transport, dialect)
         self.room_compositions = self.compositions

@@ -8,7 +8,8 @@ import aiohttp
 from yarl import URL
 
 from .._client import ClientBase, resolve_base_url
-from .._timeouts import NOT_GIVEN, TimeoutArg
+from .._timeouts import NOT_GIVEN, NotGiven, TimeoutArg
+from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from ._credentials import resolve_credentials
 from ._dialect import TwilioDialect
@@ -41,6 +42,7 @@ class TwilioClient(ClientBase):
         timeout: TimeoutArg = NOT_GIVEN,
         retry: RetryPolicy | None = _DEFAULT_RETRY,
         pool_size: int = 100,
+        rate_limit: RateLimit | NotGiven | None = NOT_GIVEN,
     ) -> None:
         credentials = resolve_credentials(account_sid, auth_token, api_key, api_secret)
         self.account_sid = credentials.account_sid
@@ -56,6 +58,8 @@ class TwilioClient(ClientBase):
             timeout=timeout,
             retry=retry,
             pool_size=pool_size,
+            # Twilio documents per-account limits: a client keeps to them unless told.
+            rate_limit=RateLimit.twilio() if rate_limit is NOT_GIVEN else rate_limit,
         )
         self.compositions = Compositions(self._transport, dialect)
 
