@@ -89,7 +89,8 @@ def _client(shape: str, mode: str, base_url: str) -> Any:
     if mode == "raw":
         return aiohttp.ClientSession()
     if shape == "twilio":
-        return TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=base_url)
+        # No budget: the raw loops it is compared with have none either.
+        return TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=base_url, rate_limit=None)
     return TelnyxClient(TELNYX_KEY, base_url=base_url)
 
 
