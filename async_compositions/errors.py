@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._log import redact_text
+from .codes import ErrorCode, describe
 
 __all__ = [
     "APIConnectionError",
@@ -21,6 +22,7 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
+    "StoreError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "WebhookPayloadError",
@@ -58,6 +60,11 @@ class APIConnectionError(CompositionsError):
         # kept (nor chained), as it holds the request's headers.
         self.cause = cause
 
+    @property
+    def may_have_been_processed(self) -> bool:
+        """False only when the request surely never reached the server."""
+        return not self.before_send
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.__dict__, str(self)))
 
@@ -88,14 +95,41 @@ class ResponseDecodeError(CompositionsError):
 
 
 class CompositionFailedError(CompositionsError):
-    """``wait()`` saw the composition fail; ``.composition`` is the failed model."""
+    """``wait()`` saw the composition fail; ``.composition`` is the failed model.
 
-    def __init__(self, message: str, composition: Any) -> None:
+    ``.code`` and ``.detail`` are the provider's error code and message when it gave them
+    (Twilio's ``composition-failed`` status callback, fed to ``notify()``), else None;
+    ``.retryable`` says whether creating the composition again may work (see ``codes``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        composition: Any,
+        *,
+        code: str | None = None,
+        detail: str | None = None,
+        provider: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.composition = composition
+        self.code = code
+        self.detail = detail
+        self.provider = provider
+
+    @property
+    def explanation(self) -> ErrorCode | None:
+        """What the provider documents for ``code``, if anything."""
+        return describe(self.provider, self.code)
+
+    @property
+    def retryable(self) -> bool | None:
+        """Whether the provider says creating the composition again may work."""
+        known = self.explanation
+        return None if known is None else known.retryable
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.composition))
+        return (_rebuild, (type(self), self.__dict__, str(self)))
 
 
 class WaitTimeoutError(CompositionsError, TimeoutError):
@@ -148,6 +182,7 @@ class APIError(CompositionsError):
         body: str = "",
         errors: list[dict[str, Any]] | None = None,
         retry_after: float | None = None,
+        provider: str | None = None,
     ) -> None:
         self.message = message
         self.status = status
@@ -157,7 +192,22 @@ class APIError(CompositionsError):
         self.body = body
         self.errors: list[dict[str, Any]] = errors if errors is not None else []
         self.retry_after = retry_after
+        self.provider = provider
         super().__init__(self._describe())
+
+    @property
+    def explanation(self) -> ErrorCode | None:
+        """What the provider documents for ``code`` (title, advice, retryable), if anything."""
+        return describe(self.provider, self.code)
+
+    @property
+    def retryable(self) -> bool | None:
+        """Whether the provider says the same request may succeed later (None: it does not
+        say). A 429 always may."""
+        known = self.explanation
+        if known is not None:
+            return known.retryable
+        return True if self.status == 429 else None
 
     def _describe(self) -> str:
         parts = [f"HTTP {self.status}"]
@@ -220,3 +270,35 @@ def error_class_for_status(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+class StoreError(CompositionsError):
+    """An archive store (an S3 bucket, say) could not stat, write or commit an object.
+
+    ``key`` is the store key involved (None for the store as a whole), ``operation`` the
+    storage call that failed (``PutObject``), ``code`` and ``status`` the service's error
+    code and HTTP status when it answered. The message is redacted: the SDK's exception is
+    neither kept nor chained, as its attributes may hold request data; ``cause`` is a
+    redacted description of it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        operation: str = "",
+        code: str = "",
+        status: int | None = None,
+        cause: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.operation = operation
+        self.code = code
+        self.status = status
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__, str(self)))
