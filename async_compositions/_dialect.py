@@ -155,6 +155,11 @@ class Dialect(Generic[M]):
         """Turn an error response into the matching APIError subclass."""
         raise NotImplementedError
 
+    def canonical_of(self, item: M) -> Hashable:
+        """What ``ensure()`` compares: the composition's room and parameters, defaults
+        filled in as the provider stores them."""
+        raise NotImplementedError
+
     def facts(self, item: M) -> CompositionFacts:
         """What an archive needs of a composition (id, status, size, names)."""
         raise NotImplementedError

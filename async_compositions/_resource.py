@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncGenerator, Hashable, Mapping
 from pathlib import PurePosixPath
@@ -32,6 +34,7 @@ from ._transport import Transport
 from ._validate import check_bool, check_int_range, check_limit, check_prefetch, check_url
 from ._wait import Waiters, wait_until_settled
 from .archive import ArchiveReport
+from .errors import APIConnectionError, CompositionFailedError, ServerError
 from .status import CompositionStatus
 
 __all__ = ["DOWNLOAD_TIMEOUT", "ResourceCore"]
@@ -41,6 +44,8 @@ C = TypeVar("C", bound=Hashable)
 
 # A large file takes as long as it takes: bound the connect and each read, not the total.
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
+# After a create whose answer was lost: look for it now, then after these pauses (seconds).
+_LOOK_AGAIN = (0.0, 0.5, 1.5)
 # An archive waits out rate limits: this many 429s per request, Retry-After up to this.
 _PATIENT_ATTEMPTS = 100
 _PATIENT_RETRY_AFTER = 900.0
@@ -54,12 +59,14 @@ class ResourceCore(Generic[M]):
     whose ``timeout=`` is an overall deadline; its requests take ``request_timeout=``.
     """
 
-    __slots__ = ("_dialect", "_transport", "_waiters")
+    __slots__ = ("_dialect", "_ensuring", "_transport", "_waiters")
 
     def __init__(self, transport: Transport, dialect: Dialect[M]) -> None:
         self._transport = transport
         self._dialect = dialect
         self._waiters = Waiters()
+        # ensure() calls in flight, by what they ask for: concurrent ones share one.
+        self._ensuring: dict[Hashable, asyncio.Task[M]] = {}
 
     def notify(self, event_or_id: Any) -> int:
         """Wake pending ``wait()`` calls for a composition (pass a webhook event or an id).
@@ -70,7 +77,10 @@ class ResourceCore(Generic[M]):
         key = event_or_id if isinstance(event_or_id, str) else getattr(event_or_id, "id", None)
         if not isinstance(key, str):
             raise TypeError("notify() takes a composition id or an event with an .id")
-        return self._waiters.notify(key)
+        code = getattr(event_or_id, "error_code", None)
+        detail = getattr(event_or_id, "error_message", None)
+        failure = (code, detail) if code is not None or detail is not None else None
+        return self._waiters.notify(key, failure)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -113,6 +123,18 @@ class ResourceCore(Generic[M]):
         request = self._dialect.fetch_request(id)
         per_request = self._timeout(request_timeout)
         event = self._waiters.register(id)
+        provider = self._dialect.provider
+
+        def failed(message: str, model: Any) -> CompositionFailedError:
+            code, detail = self._waiters.failure(id)
+            if code is not None:
+                message += f" (code {code}{': ' + detail if detail else ''})"
+            elif detail:
+                message += f" ({detail})"
+            return CompositionFailedError(
+                message, model, code=code, detail=detail, provider=provider
+            )
+
         try:
             return await wait_until_settled(
                 functools.partial(self._item, request, per_request),
@@ -121,6 +143,7 @@ class ResourceCore(Generic[M]):
                 event,
                 timeout=timeout,
                 poll_interval=poll_interval,
+                failed=failed,
             )
         finally:
             self._waiters.unregister(id, event)
@@ -172,6 +195,68 @@ class ResourceCore(Generic[M]):
             await writer.abort()
             raise
         return DownloadResult(destination.target(name), transfer.size, transfer.content_type)
+
+    # -- compose once -----------------------------------------------------------------------
+
+    async def _ensure(
+        self,
+        request: HttpRequest,
+        wanted: Hashable,
+        filters: Mapping[str, Any],
+        timeout: TimeoutArg,
+    ) -> M:
+        """The composition ``wanted`` describes, created only if none exists (see ``ensure``)."""
+        per_request = self._timeout(timeout)
+        task = self._ensuring.get(wanted)
+        if task is None:
+            task = self._transport.sessions.spawn(
+                self._ensure_once(request, wanted, filters, per_request)
+            )
+            self._ensuring[wanted] = task
+            task.add_done_callback(lambda _: self._ensuring.pop(wanted, None))
+        # Shielded: one caller giving up does not stop the others' shared create.
+        return await asyncio.shield(task)
+
+    async def _find(
+        self, wanted: Hashable, filters: Mapping[str, Any], timeout: aiohttp.ClientTimeout
+    ) -> M | None:
+        """A composition of the room with the wanted parameters, not failed or deleted."""
+        dialect = self._dialect
+        stream = self._stream(
+            filters, limit=None, page_size=dialect.max_page_size, prefetch=1, timeout=timeout
+        )
+        async with contextlib.aclosing(stream) as items:
+            async for model in items:
+                status = _status_of(model)
+                if status in (CompositionStatus.FAILED, CompositionStatus.DELETED):
+                    continue
+                if dialect.canonical_of(model) == wanted:
+                    return model
+        return None
+
+    async def _ensure_once(
+        self,
+        request: HttpRequest,
+        wanted: Hashable,
+        filters: Mapping[str, Any],
+        timeout: aiohttp.ClientTimeout,
+    ) -> M:
+        found = await self._find(wanted, filters, timeout)
+        if found is not None:
+            return found
+        try:
+            return self._dialect.parse_item(await self._transport.send(request, timeout))
+        except (APIConnectionError, ServerError) as exc:
+            if isinstance(exc, APIConnectionError) and exc.before_send:
+                raise
+            lost = exc
+        # The create was sent and its answer lost: it may exist. Look before anything else.
+        for pause in _LOOK_AGAIN:
+            await asyncio.sleep(pause)
+            found = await self._find(wanted, filters, timeout)
+            if found is not None:
+                return found
+        raise lost
 
     # -- archive ----------------------------------------------------------------------------
 

@@ -194,8 +194,12 @@ def wrap_transport_error(exc: BaseException, method: str, url: object) -> APICon
     text = str(exc)
     cause = redact_text(redact_url(f"{type(exc).__name__}: {text}" if text else type(exc).__name__))
     cls = APITimeoutError if timed_out else APIConnectionError
+    # A create that was sent: the caller must know the composition may exist now.
+    maybe = "; the request was sent and may have been processed" if method == "POST" else ""
+    if before_send:
+        maybe = "; the request was not sent" if method == "POST" else ""
     error = cls(
-        f"{what}: {method} {shown} ({cause})",
+        f"{what}: {method} {shown} ({cause}){maybe}",
         method=method,
         url=shown,
         before_send=before_send,

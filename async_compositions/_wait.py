@@ -20,12 +20,15 @@ M = TypeVar("M")
 class Waiters:
     """Events that wake pending ``wait()`` calls when a webhook says a composition changed."""
 
-    __slots__ = ("_events",)
+    __slots__ = ("_events", "_failures")
 
     def __init__(self) -> None:
         self._events: collections.defaultdict[Hashable, set[asyncio.Event]] = (
             collections.defaultdict(set)
         )
+        # The provider's error code and message from the last failure event of a
+        # composition someone is waiting for (kept only while they wait).
+        self._failures: dict[Hashable, tuple[str | None, str | None]] = {}
 
     def register(self, key: Hashable) -> asyncio.Event:
         """A fresh event that ``notify(key)`` will set."""
@@ -40,13 +43,23 @@ class Waiters:
             events.discard(event)
             if not events:
                 del self._events[key]
+                self._failures.pop(key, None)
 
-    def notify(self, key: Hashable) -> int:
-        """Wake every waiter on ``key``; returns how many were woken."""
+    def notify(self, key: Hashable, failure: tuple[str | None, str | None] | None = None) -> int:
+        """Wake every waiter on ``key``; returns how many were woken.
+
+        ``failure``: the (code, message) a failure event gave, for the waiters' error.
+        """
         events = self._events.get(key, ())
+        if events and failure is not None:
+            self._failures[key] = failure
         for event in events:
             event.set()
         return len(events)
+
+    def failure(self, key: Hashable) -> tuple[str | None, str | None]:
+        """The (code, message) of the last failure event for ``key``, or (None, None)."""
+        return self._failures.get(key, (None, None))
 
 
 async def wait_until_settled(
@@ -58,6 +71,7 @@ async def wait_until_settled(
     timeout: float,
     poll_interval: float,
     max_poll_interval: float = 30.0,
+    failed: Callable[[str, M], CompositionFailedError] | None = None,
 ) -> M:
     """Fetch until the status is terminal; raise on failure or at the deadline.
 
@@ -77,7 +91,10 @@ async def wait_until_settled(
                 last = await fetch()
                 status = status_of(last)
                 if status is CompositionStatus.FAILED:
-                    raise CompositionFailedError(f"composition {describe} failed", last)
+                    message = f"composition {describe} failed"
+                    if failed is not None:
+                        raise failed(message, last)
+                    raise CompositionFailedError(message, last)
                 if status is not None and status.is_terminal:
                     return last
                 if status is not None and not status.is_known and not warned:

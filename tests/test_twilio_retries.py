@@ -72,7 +72,9 @@ def policy(delays: Delays, **kwargs: Any) -> RetryPolicy:
 @pytest.fixture
 async def mocked(delays: Delays) -> AsyncIterator[tuple[aioresponses, TwilioClient]]:
     with aioresponses() as m:
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)) as c:
+        async with TwilioClient(
+            ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)
+        ) as c:
             yield m, c
 
 
@@ -227,7 +229,9 @@ async def test_rate_limit_error_keeps_retry_after_when_attempts_run_out(
     delays: Delays,
 ) -> None:
     with aioresponses() as m:
-        async with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)) as client:
+        async with TwilioClient(
+            ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=policy(delays)
+        ) as client:
             m.get(ITEM, status=429, headers={"Retry-After": "3"}, repeat=True)
             with pytest.raises(RateLimitError) as info:
                 await client.compositions.fetch(SID)
@@ -258,7 +262,9 @@ def test_default_policy_retries() -> None:
     client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN)
     assert client.retry == RetryPolicy()
     assert client.retry.max_attempts > 1
-    assert TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=None).retry.max_attempts == 1
+    assert (
+        TwilioClient(ACCOUNT_SID, AUTH_TOKEN, rate_limit=None, retry=None).retry.max_attempts == 1
+    )
 
 
 # -- the log line per retry decision ---------------------------------------------------------

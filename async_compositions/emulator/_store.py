@@ -121,6 +121,8 @@ class TelnyxComposition:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     completed_at: datetime | None = None
+    # When the download_url handed out last expires (Unix seconds; 0: none handed out).
+    url_expires: int = 0
 
     @property
     def media_key(self) -> str:

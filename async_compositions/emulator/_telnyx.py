@@ -245,7 +245,12 @@ class TelnyxAPI:
         """Where the media can be fetched without credentials, once completed."""
         if record.status != COMPLETED:
             return None
-        expires = str(int(self.store.clock().timestamp() + self.download_url_ttl))
+        # The same URL until half its lifetime has passed, as a provider caching pre-signed
+        # URLs would: two reads of a record agree, and a URL handed out stays valid a while.
+        now = self.store.clock().timestamp()
+        if record.url_expires - now < self.download_url_ttl / 2:
+            record.url_expires = int(now + self.download_url_ttl)
+        expires = str(record.url_expires)
         token = self._signer.sign("telnyx", record.id, expires)
         name = f"{record.id}.{record.format}"
         return f"{origin}/_media/telnyx/{name}?expires={expires}&token={token}"

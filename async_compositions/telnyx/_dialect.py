@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import date
 from typing import Any, ClassVar, TypedDict
 
@@ -212,6 +212,37 @@ class TelnyxDialect(Dialect[RoomComposition]):
 
     # -- responses ----------------------------------------------------------------------
 
+    def canonical(self, params: Mapping[str, Any]) -> Hashable:
+        """What ``ensure()`` compares, from create parameters (checked as create checks them)."""
+        session = params.get("session_id")
+        if session is None:
+            raise ValueError("ensure() needs session_id: it composes one room session once")
+        layout = params.get("video_layout")
+        regions = {} if layout is None else encode_video_layout(layout)
+        return _telnyx_canonical(
+            check_uuid(session, "session_id"),
+            regions,
+            params.get("resolution"),
+            params.get("format"),
+            params.get("webhook_event_url"),
+            params.get("webhook_event_failover_url"),
+            params.get("webhook_timeout_secs"),
+        )
+
+    def canonical_of(self, item: RoomComposition) -> Hashable:
+        """What ``ensure()`` compares, from a room composition as Telnyx stores it."""
+        layout: Mapping[str, Any] = item.video_layout or {}
+        regions = {name: _hooks.unstructure_region(region) for name, region in layout.items()}
+        return _telnyx_canonical(
+            item.session_id or "",
+            regions,
+            item.resolution,
+            item.format,
+            item.webhook_event_url,
+            item.webhook_event_failover_url,
+            item.webhook_timeout_secs,
+        )
+
     def facts(self, item: RoomComposition) -> CompositionFacts:
         """Telnyx states ``size_mb``: bytes known only as far as its decimals go."""
         return CompositionFacts(
@@ -281,6 +312,7 @@ class TelnyxDialect(Dialect[RoomComposition]):
             request_id=response.request_id,
             more_info=more_info,
             body=text,
+            provider=self.provider,
             errors=errors,
         )
 
@@ -343,6 +375,33 @@ class TelnyxListing(Listing[int]):
             total_results=_meta_int(meta, "total_results"),
             next_page_number=page_number + 1 if following else None,
         )
+
+
+def _telnyx_canonical(
+    session: str,
+    regions: Mapping[str, Mapping[str, Any]],
+    resolution: str | None,
+    format: str | None,
+    webhook: str | None,
+    failover: str | None,
+    webhook_timeout: int | None,
+) -> tuple[Any, ...]:
+    def region(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+        # Telnyx stores unset positions as 0 and leaves sizes and grids unset.
+        positions = (raw.get(k) or 0 for k in ("x_pos", "y_pos", "z_pos"))
+        others = (raw.get(k) for k in ("width", "height", "max_columns", "max_rows"))
+        return (*positions, *others, tuple(raw.get("video_sources") or ()))
+
+    return (
+        "telnyx",
+        session.lower(),
+        tuple(sorted((name, region(r)) for name, r in regions.items())),
+        resolution or "1280x720",
+        format or "mp4",
+        webhook or None,
+        failover or None,
+        webhook_timeout or None,
+    )
 
 
 def megabytes(size_mb: float | None) -> tuple[tuple[int, int], ...]:

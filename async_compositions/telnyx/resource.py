@@ -39,6 +39,23 @@ class RoomCompositions(ResourceCore[RoomComposition]):
         """
         return await self._item(self._dialect.create_request(params), timeout)
 
+    async def ensure(
+        self, *, timeout: TimeoutArg = NOT_GIVEN, **params: Unpack[TelnyxCreateParams]
+    ) -> RoomComposition:
+        """A composition of ``session_id`` with these parameters, created only if none exists.
+
+        Takes what ``create()`` takes (``session_id`` required). A composition of the
+        session with the same parameters (layout, resolution, format, webhook URLs and
+        timeout; defaults filled in as Telnyx stores them) that has not failed is returned
+        as it is. Concurrent calls with the same parameters on this client send at most one
+        create; two processes still need a lock of their own. When a create was sent and
+        its answer lost, the session is looked up again before the error is raised.
+        """
+        request = self._dialect.create_request(params)
+        wanted = self._dialect.canonical(params)
+        session = params.get("session_id")
+        return await self._ensure(request, wanted, {"session_id": session}, timeout)
+
     async def page(
         self,
         *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypedDict, TypeGuard
 
@@ -250,6 +250,48 @@ class TwilioDialect(Dialect[Composition]):
 
     # -- responses ----------------------------------------------------------------------
 
+    def canonical(self, room_sid: object, params: Mapping[str, Any]) -> Hashable:
+        """What ``ensure()`` compares, from create parameters (checked as create checks them)."""
+        layout = params.get("video_layout")
+        regions = (
+            {}
+            if layout is None
+            else check_layout(
+                layout,
+                _REGION_RULES,
+                region_type=VideoRegion,
+                unstructure=_hooks.unstructure_region,
+            )
+        )
+        callback = params.get("status_callback")
+        return _twilio_canonical(
+            check_sid(room_sid, "RM", "room_sid"),
+            regions,
+            params.get("audio_sources"),
+            params.get("audio_sources_excluded"),
+            params.get("resolution"),
+            params.get("format"),
+            callback,
+            params.get("status_callback_method"),
+            params.get("trim"),
+        )
+
+    def canonical_of(self, item: Composition) -> Hashable:
+        """What ``ensure()`` compares, from a composition as Twilio stores it."""
+        layout: Mapping[str, Any] = item.video_layout or {}
+        regions = {name: _hooks.unstructure_region(region) for name, region in layout.items()}
+        return _twilio_canonical(
+            item.room_sid,
+            regions,
+            item.audio_sources,
+            item.audio_sources_excluded,
+            item.resolution,
+            item.format,
+            item.status_callback,
+            item.status_callback_method,
+            item.trim,
+        )
+
     def facts(self, item: Composition) -> CompositionFacts:
         """Twilio states ``size`` in bytes (0 while processing)."""
         return CompositionFacts(
@@ -290,6 +332,7 @@ class TwilioDialect(Dialect[Composition]):
             request_id=response.request_id,
             more_info=more_info,
             body=text,
+            provider=self.provider,
         )
 
 
@@ -338,6 +381,43 @@ class TwilioListing(Listing[URL]):
             page_size=size if _is_int(size) else None,
             next_page_url=next_url or None,
         )
+
+
+def _twilio_region(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A region with Twilio's defaults filled in: unset numbers are 0, lists empty."""
+    return (
+        tuple(raw.get("video_sources") or ()),
+        tuple(raw.get("video_sources_excluded") or ()),
+        raw.get("reuse") or "show_oldest",
+        *(raw.get(k) or 0 for k in ("x_pos", "y_pos", "z_pos", "width", "height")),
+        *(raw.get(k) or 0 for k in ("max_columns", "max_rows")),
+        tuple(sorted(raw.get("cells_excluded") or ())),
+    )
+
+
+def _twilio_canonical(
+    room: object,
+    regions: Mapping[str, Mapping[str, Any]],
+    audio: Sequence[str] | None,
+    excluded: Sequence[str] | None,
+    resolution: str | None,
+    format: str | None,
+    callback: str | None,
+    method: str | None,
+    trim: bool | None,
+) -> tuple[Any, ...]:
+    return (
+        "twilio",
+        room,
+        tuple(sorted((name, _twilio_region(r)) for name, r in regions.items())),
+        tuple(sorted(audio or ())),
+        tuple(sorted(excluded or ())),
+        resolution or "640x480",
+        format or "webm",
+        callback or None,
+        (method or "POST").upper() if callback else None,
+        True if trim is None else trim,
+    )
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -43,6 +43,26 @@ class Compositions(ResourceCore[Composition]):
         """
         return await self._item(self._dialect.create_request(room_sid, params), timeout)
 
+    async def ensure(
+        self,
+        room_sid: str,
+        *,
+        timeout: TimeoutArg = NOT_GIVEN,
+        **params: Unpack[TwilioCreateParams],
+    ) -> Composition:
+        """A composition of ``room_sid`` with these parameters, created only if none exists.
+
+        Takes what ``create()`` takes. A composition of the room with the same parameters
+        (layout, audio sources, resolution, format, trim, callbacks; defaults filled in as
+        Twilio stores them) that has not failed or been deleted is returned as it is.
+        Concurrent calls with the same parameters on this client send at most one create;
+        two processes still need a lock of their own. When a create was sent and its
+        answer lost, the room is looked up again before the error is raised.
+        """
+        request = self._dialect.create_request(room_sid, params)
+        wanted = self._dialect.canonical(room_sid, params)
+        return await self._ensure(request, wanted, {"room_sid": room_sid}, timeout)
+
     async def page(
         self,
         *,

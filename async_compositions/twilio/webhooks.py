@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ import attrs
 from yarl import URL
 
 from .._decode import parse_datetime
+from ..codes import TWILIO_CODES
 from ..errors import WebhookPayloadError, WebhookVerificationError
 
 __all__ = [
@@ -145,6 +147,9 @@ class CompositionEvent:
     seconds_remaining: int | None = None
     failed_operation: str | None = None
     error_message: str | None = None
+    #: The Twilio error code of a failure: the ``ErrorCode`` field, else a 5-digit code
+    #: quoted in ``ErrorMessage`` (see ``async_compositions.codes``).
+    error_code: str | None = None
     hook_sid: str | None = None
     hook_uri: str | None = None
     hook_friendly_name: str | None = None
@@ -164,6 +169,30 @@ def _int_field(form: Mapping[str, str], name: str) -> int | None:
         return int(float(value))
     except ValueError:
         raise WebhookPayloadError(f"{name} is not a number: {value!r}") from None
+
+
+_CODE = re.compile(r"\b(5\d{4}|2\d{4})\b")
+
+
+def _error_code(form: Mapping[str, str]) -> str | None:
+    """``ErrorCode`` if present, else a code quoted in ``ErrorMessage``, else the code whose
+    documented title the message is (Twilio's callbacks document only the message)."""
+    code = form.get("ErrorCode")
+    if code and code.isdigit():
+        return code
+    message = form.get("ErrorMessage") or ""
+    found = _CODE.search(message)
+    if found:
+        return found[1]
+    wanted = _plain(message)
+    for known in TWILIO_CODES.values():
+        if wanted and _plain(known.title).startswith(wanted):
+            return known.code
+    return None
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).replace(" the ", " ").split())
 
 
 def parse_status_callback(params: Mapping[str, Any]) -> CompositionEvent:
@@ -192,6 +221,7 @@ def parse_status_callback(params: Mapping[str, Any]) -> CompositionEvent:
         seconds_remaining=_int_field(form, "SecondsRemaining"),
         failed_operation=form.get("FailedOperation"),
         error_message=form.get("ErrorMessage"),
+        error_code=_error_code(form),
         hook_sid=form.get("HookSid"),
         hook_uri=form.get("HookUri"),
         hook_friendly_name=form.get("HookFriendlyName"),
