@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
-from typing import Any
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aioresponses.core
 import pytest
+from s3_server import MotoServer, dummy_aws_env
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3.client import S3Client
 
 
 class _SentStreamWriter:
@@ -44,3 +51,48 @@ def _aioresponses_aiohttp314_compat() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(aioresponses.core, "ClientResponse", _CompatClientResponse)
         yield
+
+
+# -- S3: moto's server on 127.0.0.1, started on first use ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy credentials only; no profile, config file, role or metadata lookups."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in dummy_aws_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+async def admin(moto_url: str, aws_environment: None) -> AsyncIterator[S3Client]:
+    """A plain aiobotocore client, to set up and inspect what the store did."""
+    from aiobotocore.session import AioSession
+
+    async with AioSession().create_client("s3", endpoint_url=moto_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def bucket(admin: S3Client) -> AsyncIterator[str]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    await admin.create_bucket(Bucket=name)
+    yield name
+    uploads = await admin.list_multipart_uploads(Bucket=name)
+    for upload in uploads.get("Uploads", []):
+        await admin.abort_multipart_upload(
+            Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+    listed = await admin.list_objects_v2(Bucket=name)
+    for obj in listed.get("Contents", []):
+        await admin.delete_object(Bucket=name, Key=obj["Key"])
+    await admin.delete_bucket(Bucket=name)

@@ -11,16 +11,13 @@ import base64
 import gc
 import hashlib
 import logging
-import os
 import pickle
 import random
 import socket
-import subprocess
-import sys
 import traceback
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +26,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import EndpointConnectionError
+from s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, MotoServer
 
 from async_compositions import _s3
 from async_compositions._s3 import DEFAULT_PART_SIZE, S3Store, S3Writer
@@ -39,99 +37,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
 
 PART = DEFAULT_PART_SIZE
-ACCESS_KEY_ID = "AKIAZZZZDUMMYTEST123"
-SECRET_ACCESS_KEY = "dummy/Secret+Key/never-a-real-one-0123456789"
-REGION = "us-east-1"
 NO_RETRIES = AioConfig(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10)
 
-# Runs moto's S3 server on an ephemeral port of 127.0.0.1, prints the port, and serves
-# until its standard input closes (so it also ends if the test run is killed).
-_SERVER = """
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-class MotoServer:
-    """One moto server subprocess."""
-
-    def __init__(self, log: Path, **env: str) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env={**clean, **env},
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}")
-        self.url = f"http://127.0.0.1:{int(line)}"
-
-    def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log.close()
-
-
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Dummy credentials only; no profile, config file, role or metadata lookups."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-
-
-@pytest.fixture
-async def admin(moto_url: str) -> AsyncIterator[S3Client]:
-    """A plain aiobotocore client, to set up and inspect what the store did."""
-    async with AioSession().create_client("s3", endpoint_url=moto_url) as client:
-        yield client
-
-
-@pytest.fixture
-async def bucket(admin: S3Client) -> AsyncIterator[str]:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    await admin.create_bucket(Bucket=name)
-    yield name
-    uploads = await admin.list_multipart_uploads(Bucket=name)
-    for upload in uploads.get("Uploads", []):
-        await admin.abort_multipart_upload(
-            Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
-        )
-    listed = await admin.list_objects_v2(Bucket=name)
-    for obj in listed.get("Contents", []):
-        await admin.delete_object(Bucket=name, Key=obj["Key"])
-    await admin.delete_bucket(Bucket=name)
+pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
 def store_for(url: str, moto_url: str, **kwargs: Any) -> S3Store:
