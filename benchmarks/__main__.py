@@ -1,9 +1,10 @@
 """``python -m benchmarks``: every benchmark in one run, then the chart.
 
-Paging, decode, concurrent fetch, import time and memory run one after the other in this
-process (each starts its own loopback server process, and the import and memory cases run
-in fresh interpreters). Their figures go to benchmarks/results.json and the chart to
-benchmarks/results.png; ``--quick`` is a smoke check whose figures go to a temporary file.
+Paging, decode, concurrent fetch, import time, memory and archive run one after the other
+in this process (each network benchmark starts its own loopback server or emulator process,
+and the import and memory cases run in fresh interpreters). Their figures go to
+benchmarks/results.json and the chart to benchmarks/results.png; ``--quick`` is a smoke
+check whose figures go to a temporary file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import _stats, bench_decode, bench_fetch, bench_import, bench_memory, bench_paging, chart
+from . import (
+    _stats,
+    bench_archive,
+    bench_decode,
+    bench_fetch,
+    bench_import,
+    bench_memory,
+    bench_paging,
+    chart,
+)
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "paging": bench_paging.main,
@@ -22,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "fetch": bench_fetch.main,
     "import": bench_import.main,
     "memory": bench_memory.main,
+    "archive": bench_archive.main,
 }
 
 

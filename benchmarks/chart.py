@@ -191,12 +191,34 @@ def memory_marks(section: dict[str, Any]) -> dict[str, float]:
     return marks
 
 
+def archive_rows(section: dict[str, Any]) -> list[Bar]:
+    """MB/s per archive run; ratio to the raw loop and to the sequential twilio-python."""
+    cases = section["cases"]
+    raw = next((c.get("median") for n, c in cases.items() if n.startswith("raw")), None)
+    sdk = next((c.get("median") for n, c in cases.items() if "-python" in n), None)
+    rows: list[Bar] = []
+    for name, c in cases.items():
+        s = _summary(c)
+        if s is None:
+            continue
+        note = f"{s[0]:.0f} MB/s"
+        if "this library" in name:
+            ratios = [
+                f"{s[0] / ref:.2f}x {what}" for ref, what in ((raw, "raw"), (sdk, "SDK")) if ref
+            ]
+            if ratios:
+                note += f"  ({', '.join(ratios)})"
+        rows.append((name, *s, note))
+    return rows
+
+
 def _titles(results: dict[str, Any]) -> dict[str, str]:
     """Panel titles with the sizes this run used (a --quick run uses smaller ones)."""
     paging = results.get("paging", {}).get("config", {})
     records = max((w.get("records", 0) for w in paging.values()), default=2000)
     fetch = results.get("fetch", {}).get("config", {})
     memory = results.get("memory", {})
+    archive = results.get("archive", {}).get("config", {})
     return {
         "paging": f"Paging under latency: {records:,} records (lower is better)",
         "decode": "Decode: page bytes to models (higher is better)",
@@ -208,13 +230,18 @@ def _titles(results: dict[str, Any]) -> dict[str, str]:
             f"Memory: peak RSS growth, {memory.get('records', 100_000):,} records (log; red: bound)"
         ),
         "import": "Import time: fresh interpreter (lower is better)",
+        "archive": (
+            f"Archive: {archive.get('compositions', 200)} x "
+            f"{archive.get('media_size', 4 << 20) / (1 << 20):g} MiB to disk, "
+            f"{archive.get('concurrency', 8)} at a time (higher is better)"
+        ),
     }
 
 
 def verdict_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(section: ratio, value, target, verdict) for every ratio that has a target."""
     out: list[tuple[str, str, str, str]] = []
-    for section in ("paging", "decode", "fetch", "import"):
+    for section in ("paging", "decode", "fetch", "import", "archive"):
         for name, r in results.get(section, {}).get("ratios", {}).items():
             if r.get("target") and r.get("value") is not None:
                 value = f"{r['value']:.3f}" if r["value"] < 10 else f"{r['value']:.1f}"
@@ -223,6 +250,16 @@ def verdict_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if c.get("verdict"):
             value = f"{c['growth_pages']['median']:.1f} pages"
             out.append((f"memory: {name}", value, f"< {c['bound_pages']} pages", c["verdict"]))
+    memory = results.get("archive", {}).get("memory", {})
+    for name, c in memory.get("cases", {}).items():
+        if c.get("verdict"):
+            small, large = memory["counts"]
+            value = f"{c[str(large)]['growth_mb']['median']:.1f} MB"
+            target = (
+                f"<= {c['bound_mb']:.1f} MB ({small}: {c[str(small)]['growth_mb']['median']:.1f})"
+            )
+            verdict = "met" if c["verdict"] == "independent" else "MISSED"
+            out.append((f"archive: peak RSS growth, {name}, {large}", value, target, verdict))
     return out
 
 
@@ -278,8 +315,8 @@ def render(results: dict[str, Any], out: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    fig = plt.figure(figsize=(18, 19), dpi=100)
-    grid = fig.add_gridspec(3, 2, height_ratios=[1.35, 1, 0.9], hspace=0.32, wspace=0.55)
+    fig = plt.figure(figsize=(18, 25), dpi=100)
+    grid = fig.add_gridspec(4, 2, height_ratios=[1.35, 1, 0.9, 1.15], hspace=0.32, wspace=0.55)
     titles = _titles(results)
     panels = [
         ("paging", "seconds", paging_rows, grid[0, 0]),
@@ -287,6 +324,7 @@ def render(results: dict[str, Any], out: Path) -> Path:
         ("fetch", "requests/s", fetch_rows, grid[1, 0]),
         ("memory", "MB", memory_rows, grid[1, 1]),
         ("import", "ms", import_rows, grid[2, 0]),
+        ("archive", "MB/s", archive_rows, grid[2, 1]),
     ]
     for key, unit, rows_of, cell in panels:
         ax = fig.add_subplot(cell)
@@ -296,7 +334,7 @@ def render(results: dict[str, Any], out: Path) -> Path:
             bars(ax, titles[key], unit, rows, log=True, marks=memory_marks(section))
         else:
             bars(ax, titles[key], unit, rows)
-    verdict_table(fig.add_subplot(grid[2, 1]), verdict_rows(results))
+    verdict_table(fig.add_subplot(grid[3, :]), verdict_rows(results))
     fig.suptitle(
         "async-compositions benchmarks", fontsize=16, fontweight="bold", x=0.01, ha="left", y=0.995
     )
