@@ -1,6 +1,7 @@
 """``python -m benchmarks``: every benchmark in one run, then the chart.
 
-Paging, decode, concurrent fetch, import time, memory and archive run one after the other
+Paging, decode, concurrent fetch, import time, memory, archive and the rate governor run
+one after the other
 in this process (each network benchmark starts its own loopback server or emulator process,
 and the import and memory cases run in fresh interpreters). Their figures go to
 benchmarks/results.json and the chart to benchmarks/results.png; ``--quick`` is a smoke
@@ -23,6 +24,7 @@ from . import (
     bench_import,
     bench_memory,
     bench_paging,
+    bench_ratelimit,
     chart,
 )
 
@@ -33,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "import": bench_import.main,
     "memory": bench_memory.main,
     "archive": bench_archive.main,
+    "ratelimit": bench_ratelimit.main,
 }
 
 

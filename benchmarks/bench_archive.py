@@ -122,10 +122,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class EmulatorProcess:
     """``python -m async_compositions.emulator`` seeded with Twilio compositions, in a ``with``."""
 
-    def __init__(self, compositions: int, media_size: int, latency: float) -> None:
+    def __init__(
+        self, compositions: int, media_size: int, latency: float, extra: tuple[str, ...] = ()
+    ) -> None:
         self.compositions = compositions
         self.media_size = media_size
         self.latency = latency
+        self.extra = extra
         self.env: dict[str, str] = {}
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: Any = None
@@ -142,6 +145,7 @@ class EmulatorProcess:
             f"--seed-twilio={self.compositions}",
             f"--media-size={self.media_size}",
             f"--latency={self.latency:g}",
+            *self.extra,
         ]
 
     def __enter__(self) -> EmulatorProcess:
