@@ -1,9 +1,8 @@
 """``python -m benchmarks``: every benchmark in one run, then the chart.
 
 Paging, decode, concurrent fetch, import time, memory, archive and the rate governor run
-one after the other
-in this process (each network benchmark starts its own loopback server or emulator process,
-and the import and memory cases run in fresh interpreters). Their figures go to
+one after the other in this process (each network benchmark starts its own loopback server
+or emulator process, and the import and memory cases run in fresh interpreters). Their figures go to
 benchmarks/results.json and the chart to benchmarks/results.png; ``--quick`` is a smoke
 check whose figures go to a temporary file.
 """
