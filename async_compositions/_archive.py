@@ -22,7 +22,7 @@ import aiohttp
 import attrs
 
 from ._download import DEFAULT_CHUNK_SIZE, download_media
-from ._manifest import ARCHIVED, DELETED, Manifest, ManifestRow
+from ._manifest import ARCHIVED, DELETED, DELETING, Manifest, ManifestRow
 from ._stores import DirectoryStore, Store
 from ._transport import Transport
 from .archive import (
@@ -39,7 +39,7 @@ from .archive import (
     TransferProgress,
     TransferStarted,
 )
-from .errors import CompositionsError, DownloadError, NotFoundError
+from .errors import APIConnectionError, CompositionsError, DownloadError, NotFoundError
 from .status import CompositionStatus
 
 __all__ = [
@@ -198,9 +198,11 @@ class _Run:
         facts: Callable[[Any], CompositionFacts],
         media_url: Callable[[str], Awaitable[Any]],
         delete: Callable[[str], Awaitable[None]],
+        fetch: Callable[[str], Awaitable[Any]],
         media_timeout: aiohttp.ClientTimeout,
     ) -> None:
         self.plan = plan
+        self.fetch = fetch
         self.manifest = manifest
         self.transport = transport
         self.facts = facts
@@ -238,7 +240,7 @@ class _Run:
             await self.fail(id, "store", exc, None)
             return
         row = None if self.manifest is None else await self.manifest.get(id)
-        if row is not None and row.state in (ARCHIVED, DELETED):
+        if row is not None and row.state in (ARCHIVED, DELETING, DELETED):
             try:
                 kept = await self.still_there(row)
             except _FAILURES as exc:
@@ -247,7 +249,7 @@ class _Run:
             if kept:
                 self.tally.skipped.append(id)
                 await self.emit(CompositionSkipped(id, row.key))
-                if self.plan.delete_after and row.state == ARCHIVED:
+                if self.plan.delete_after and row.state in (ARCHIVED, DELETING):
                     if self.plan.dry_run:
                         self.tally.deleted.append(id)
                     else:
@@ -331,11 +333,17 @@ class _Run:
                 raise DownloadError(
                     f"the copy of {row.id} at {row.key} is missing or changed; not deleting"
                 )
+            # Recorded first: a run killed with the DELETE in flight leaves "deleting",
+            # which the next run settles (see settle_interrupted_deletes).
+            await self.manifest.deleting(row)
             # Already gone at the provider (NotFoundError): the copy is what remains.
             with contextlib.suppress(NotFoundError):
                 await self.delete(row.id)
         except _FAILURES as exc:
-            # The copy is safe; the next run tries the delete again.
+            # The copy is safe; the next run tries the delete again. A DELETE that may
+            # have reached the provider stays "deleting", for the next run to settle.
+            if not (isinstance(exc, APIConnectionError) and exc.may_have_been_processed):
+                await _completely(self.manifest.undeleting(row))
             await self.manifest.note(row.id, f"delete failed: {_describe(exc)}")
             await self.fail(row.id, "delete", exc, row.key)
             return
@@ -346,6 +354,28 @@ class _Run:
             await self.emit(CompositionDeleted(row.id))
 
         await _completely(record())
+
+    async def settle_interrupted_deletes(self) -> None:
+        """Rows an earlier run left as "deleting": was the composition deleted or not?
+
+        A deleted composition is no longer listed, so the listing would never revisit
+        them; ask the provider about each one instead (there are at most a few).
+        """
+        if self.manifest is None or self.plan.dry_run:
+            return
+        for row in await self.manifest.in_state(DELETING):
+            try:
+                model = await self.fetch(row.id)
+            except NotFoundError:
+                model = None
+            except _FAILURES:
+                continue  # left as it is; the next run asks again
+            status = None if model is None else self.facts(model).status
+            if model is None or status is CompositionStatus.DELETED:
+                await _completely(self.manifest.deleted(row))
+            elif not self.plan.delete_after:
+                await _completely(self.manifest.undeleting(row))
+            # else: still there, and the listing will reach it and delete it again.
 
     def progress_of(self, id: str) -> Callable[[int, int | None], Awaitable[None]] | None:
         if self.plan.progress is None:
@@ -362,6 +392,7 @@ class _Run:
         plan = self.plan
         manifest = None if plan.manifest_path is None else str(plan.manifest_path)
         await self.emit(ArchiveStarted(plan.store.description, manifest, plan.dry_run))
+        await self.settle_interrupted_deletes()
         # A bounded queue between the listing and the workers: memory does not grow with the
         # number of compositions, and the listing prefetches while downloads run.
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=plan.concurrency)
@@ -410,6 +441,7 @@ async def run_archive(
     facts: Callable[[Any], CompositionFacts],
     media_url: Callable[[str], Awaitable[Any]],
     delete: Callable[[str], Awaitable[None]],
+    fetch: Callable[[str], Awaitable[Any]],
     media_timeout: aiohttp.ClientTimeout,
 ) -> ArchiveReport:
     """Open the store and the manifest, then archive everything the listing yields."""
@@ -429,6 +461,7 @@ async def run_archive(
             facts=facts,
             media_url=media_url,
             delete=delete,
+            fetch=fetch,
             media_timeout=media_timeout,
         )
         if manifest is None:

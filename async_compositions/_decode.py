@@ -256,7 +256,7 @@ def _fast_attrs_factory(
                 convert = f"(__v if __v.__class__ is __k{i} else {convert})"
             default = field.default
             if default is attrs.NOTHING:
-                got = f"(__v := o.get({name!r}, __missing))"
+                got = f"(__v := g({name!r}, __missing))"
                 absent = f"__missing(__cl, {name!r})"
                 if optional:
                     expr = (
@@ -270,10 +270,10 @@ def _fast_attrs_factory(
                     )
             elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 namespace[f"__d{i}"] = default.factory
-                expr = f"(__d{i}() if (__v := o.get({name!r})) is None else {convert})"
+                expr = f"(__d{i}() if (__v := g({name!r})) is None else {convert})"
             else:
                 namespace[f"__d{i}"] = default
-                expr = f"(__d{i} if (__v := o.get({name!r})) is None else {convert})"
+                expr = f"(__d{i} if (__v := g({name!r})) is None else {convert})"
             if direct:
                 namespace[f"__s{i}"] = cls.__dict__[name].__set__
                 args.append(f"    __s{i}(self, {expr})")
@@ -282,6 +282,8 @@ def _fast_attrs_factory(
         check = []
         if forbid_extra_keys:
             check.append("    if o.keys() - __known: __extra(__cl, o, __known)")
+        # One bound method for every key: ``o.get`` is looked up once, not per field.
+        check.append("    g = o.get")
         if direct:
             lines = [*check, "    self = __new(__cl)", *args, "    return self"]
             namespace["__new"] = object.__new__

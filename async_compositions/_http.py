@@ -1,10 +1,15 @@
-"""Sans-I/O request and response values exchanged between dialects and the transport."""
+"""Sans-I/O request and response values exchanged between dialects and the transport.
+
+They are NamedTuples rather than frozen attrs classes: every request builds one of each,
+and a frozen attrs ``__init__`` sets each field through ``object.__setattr__``, which
+costs several times as much. They are just as immutable.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
-import attrs
 from yarl import URL
 
 from .errors import ResponseDecodeError
@@ -12,8 +17,7 @@ from .errors import ResponseDecodeError
 __all__ = ["HttpRequest", "HttpResponse", "Origin"]
 
 
-@attrs.frozen(slots=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """One HTTP request, fully built: the transport sends it as is."""
 
     method: str
@@ -32,8 +36,7 @@ class HttpRequest:
     authenticated: bool = True
 
 
-@attrs.frozen(slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a record came from: what a decode error reports once the body is gone."""
 
     status: int | None
@@ -46,8 +49,7 @@ class Origin:
         )
 
 
-@attrs.frozen(slots=True)
-class HttpResponse:
+class HttpResponse(NamedTuple):
     """A response whose body has been read in full and released."""
 
     status: int

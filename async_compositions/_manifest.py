@@ -20,12 +20,21 @@ import attrs
 if TYPE_CHECKING:  # sqlite3 loads when an archive opens its manifest, not with the client
     import sqlite3
 
-__all__ = ["ARCHIVED", "DELETED", "DOWNLOADING", "FAILED", "Manifest", "ManifestRow"]
+__all__ = [
+    "ARCHIVED",
+    "DELETED",
+    "DELETING",
+    "DOWNLOADING",
+    "FAILED",
+    "Manifest",
+    "ManifestRow",
+]
 
 T = TypeVar("T")
 
 DOWNLOADING = "downloading"  # started; the copy is not complete (a rerun starts it again)
 ARCHIVED = "archived"  # the copy is durable and verified
+DELETING = "deleting"  # archived; a DELETE was sent and its answer is not recorded yet
 DELETED = "deleted"  # archived, then deleted at the provider
 FAILED = "failed"  # the last attempt failed; a rerun tries again
 
@@ -33,7 +42,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS compositions (
     id TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('downloading', 'archived', 'deleted', 'failed')),
+    state TEXT NOT NULL
+        CHECK (state IN ('downloading', 'archived', 'deleting', 'deleted', 'failed')),
     key TEXT NOT NULL,
     size INTEGER,
     sha256 TEXT,
@@ -209,18 +219,35 @@ class Manifest:
             lambda: self._write(id, ARCHIVED, key, size=size, sha256=sha256, checksum=checksum)
         )
 
+    async def deleting(self, row: ManifestRow) -> None:
+        """A DELETE of an archived composition is about to be sent."""
+        await self._set_state(row, DELETING)
+
     async def deleted(self, row: ManifestRow) -> None:
         """The provider confirmed the delete of an archived composition."""
-        await self._run(
-            lambda: self._write(
-                row.id,
-                DELETED,
-                row.key,
-                size=row.size,
-                sha256=row.sha256,
-                checksum=row.checksum,
-            )
-        )
+        await self._set_state(row, DELETED)
+
+    async def undeleting(self, row: ManifestRow) -> None:
+        """A DELETE did not happen after all: the composition is archived, not deleted."""
+        await self._set_state(row, ARCHIVED)
+
+    async def _set_state(self, row: ManifestRow, state: str) -> None:
+        fields = {"size": row.size, "sha256": row.sha256, "checksum": row.checksum}
+        await self._run(lambda: self._write(row.id, state, row.key, **fields))
+
+    async def in_state(self, state: str) -> list[ManifestRow]:
+        """Every row in ``state`` (the few a run killed mid-delete left as "deleting")."""
+        return await self._run(self._in_state, state)  # type: ignore[no-any-return]
+
+    def _in_state(self, state: str) -> list[ManifestRow]:
+        if self._db is None:
+            return []
+        found = self._db.execute(
+            "SELECT id, state, key, size, sha256, checksum, error FROM compositions "
+            "WHERE state = ?",
+            (state,),
+        ).fetchall()
+        return [ManifestRow(*row) for row in found]
 
     async def failed(self, id: str, key: str, error: str) -> None:
         """The copy of ``id`` failed; a rerun tries again."""

@@ -321,6 +321,7 @@ class ResourceCore(Generic[M]):
             facts=dialect.facts,
             media_url=lambda id: patient.media_url(id, timeout=per_request),
             delete=lambda id: patient.delete(id, timeout=per_request),
+            fetch=lambda id: patient.fetch(id, timeout=per_request),
             media_timeout=media_timeout,
         )
 

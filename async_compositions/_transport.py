@@ -89,7 +89,10 @@ class Transport:
         attempts: Attempts | None = None
         while True:
             error: APIConnectionError | None = None
-            await self._admit(request)
+            if self.rate_limit is None:
+                self.counters.requests += 1  # no coroutine to await without a budget
+            else:
+                await self._admit(request)
             try:
                 resp = await self.sessions.get().request(
                     request.method,

@@ -33,15 +33,21 @@ __all__ = [
 RegionRules = Mapping[str, Callable[[object, str], object]]
 
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_SIDS: dict[str, re.Pattern[str]] = {}
 
 
 def check_sid(value: object, prefix: str, what: str) -> str:
     """A Twilio-style SID: two-letter prefix and 32 hex digits; anything else raises."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    if not (value.startswith(prefix) and _HEX32.fullmatch(value, len(prefix))):
-        raise ValueError(f"{what} must be {prefix!r} followed by 32 hex digits, got {value!r}")
+    pattern = _SIDS.get(prefix)
+    if pattern is None:
+        pattern = _SIDS[prefix] = re.compile(re.escape(prefix) + "[0-9a-fA-F]{32}")
+    if value.__class__ is not str or pattern.fullmatch(value) is None:
+        if not isinstance(value, str):
+            raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+        if pattern.fullmatch(value) is None:
+            raise ValueError(
+                f"{what} must be {prefix!r} followed by 32 hex digits, got {value[:80]!r}"
+            )
     return value
 
 

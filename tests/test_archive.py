@@ -201,6 +201,46 @@ async def test_a_failed_delete_is_reported_and_retried_later(
     assert side.gone(emu, id)
 
 
+async def test_a_delete_lost_in_flight_is_settled_by_the_next_run(
+    emu: Emulator, side: Side, tmp_path: Path
+) -> None:
+    # The provider deletes, then the connection drops before the answer, on every
+    # attempt: the run cannot know whether the delete happened.
+    (id,) = side.seed(emu, 1)
+    emu.inject("disconnect", method="DELETE", processed=True, times=50)
+    first = await archive(side, emu, tmp_path, delete_after=True)
+    assert [(f.id, f.stage) for f in first.failed] == [(id, "delete")]
+    assert side.gone(emu, id)
+    assert rows(tmp_path / side.manifest_name)[id][0] == "deleting"
+    emu.clear_faults()
+    sent, asked = len(deletes(emu)), len(emu.requests)
+    second = await archive(side, emu, tmp_path, delete_after=True)
+    assert second.ok and second.failed == ()
+    assert rows(tmp_path / side.manifest_name)[id][0] == "deleted"
+    # Settled by asking the provider about that one composition, not by deleting again.
+    assert len(deletes(emu)) == sent
+    assert [r.method for r in emu.requests[asked:] if id in r.path] == ["GET"]
+
+
+async def test_a_delete_that_never_happened_goes_back_to_archived(
+    emu: Emulator, side: Side, tmp_path: Path
+) -> None:
+    # Dropped before the provider acted: the composition is still there. A later run
+    # without delete_after records it as archived again and leaves it alone.
+    (id,) = side.seed(emu, 1)
+    emu.inject("disconnect", method="DELETE", times=50)
+    first = await archive(side, emu, tmp_path, delete_after=True)
+    assert [(f.id, f.stage) for f in first.failed] == [(id, "delete")]
+    assert not side.gone(emu, id)
+    assert rows(tmp_path / side.manifest_name)[id][0] == "deleting"
+    emu.clear_faults()
+    sent = len(deletes(emu))
+    second = await archive(side, emu, tmp_path)
+    assert second.ok and second.skipped == (id,)
+    assert rows(tmp_path / side.manifest_name)[id][0] == "archived"
+    assert len(deletes(emu)) == sent and not side.gone(emu, id)
+
+
 async def test_a_media_file_that_is_not_the_composition_is_refused(
     emu: Emulator, side: Side, tmp_path: Path
 ) -> None:

@@ -76,13 +76,13 @@ def check_consistent(dest: Path, manifest: Path, expected: dict[str, bytes], gon
             ):
                 rows[id] = (state, key, size, sha256)
     for id, (state, key, size, sha256) in rows.items():
-        if state in ("archived", "deleted"):
+        if state in ("archived", "deleting", "deleted"):
             content = (dest / key).read_bytes()
             assert content == expected[id], f"{id} recorded {state} but its file differs"
             assert (size, sha256) == (len(content), hashlib.sha256(content).hexdigest())
     for id in gone:
         # Deleted at the provider only once its copy was durable and recorded.
-        assert id in rows and rows[id][0] in ("archived", "deleted"), id
+        assert id in rows and rows[id][0] in ("archived", "deleting", "deleted"), id
         assert (dest / rows[id][1]).read_bytes() == expected[id]
     for path in dest.iterdir():
         if not path.name.startswith("."):
