@@ -42,37 +42,38 @@ class ModelHooks:
     """A dialect's converter and its model hooks, generated once, on first use.
 
     Building them at import would put the code generation on every ``import
-    async_compositions``; clients warm them when they are constructed instead.
+    async_compositions``; clients warm them when they are constructed instead. Once built,
+    ``structure`` and ``unstructure_region`` are the generated functions themselves (plain
+    attributes, read once per record on the hot path), not properties in front of them.
     """
 
-    __slots__ = ("_built", "_model", "_region")
+    __slots__ = ("_model", "_region", "structure", "unstructure_region")
 
     def __init__(self, model: type, region: type) -> None:
         self._model = model
         self._region = region
-        self._built: tuple[Callable[[Any, Any], Any], Callable[[Any], Any]] | None = None
+        #: Dict to model.
+        self.structure: Callable[[Any, Any], Any] = self._first_structure
+        #: Layout region to dict.
+        self.unstructure_region: Callable[[Any], Any] = self._first_unstructure
 
-    def _build(self) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]]:
-        built = self._built
-        if built is None:
-            conv = make_converter()
-            built = conv.get_structure_hook(self._model), conv.get_unstructure_hook(self._region)
-            self._built = built
-        return built
+    def _build(self) -> None:
+        conv = make_converter()
+        self.structure = conv.get_structure_hook(self._model)
+        self.unstructure_region = conv.get_unstructure_hook(self._region)
+
+    def _first_structure(self, value: Any, cls: Any) -> Any:
+        self._build()
+        return self.structure(value, cls)
+
+    def _first_unstructure(self, value: Any) -> Any:
+        self._build()
+        return self.unstructure_region(value)
 
     def warm(self) -> None:
         """Generate the hooks now (a client does this when it is built)."""
-        self._build()
-
-    @property
-    def structure(self) -> Callable[[Any, Any], Any]:
-        """Dict to model."""
-        return self._build()[0]
-
-    @property
-    def unstructure_region(self) -> Callable[[Any], Any]:
-        """Layout region to dict."""
-        return self._build()[1]
+        if self.structure == self._first_structure:
+            self._build()
 
 
 def parse_datetime(value: Any, _: object = None) -> datetime:
