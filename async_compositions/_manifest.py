@@ -128,12 +128,18 @@ class Manifest:
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        self._check_meta()
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        # __aexit__ never runs when opening fails (a read-only destination, another
+        # archive's manifest), so the connection is closed here or not at all.
+        try:
+            if not self._readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+            self._check_meta()
+        except BaseException:
+            self._close()
+            raise
 
     def _check_meta(self) -> None:
         db = self._db

@@ -84,8 +84,11 @@ async def wait_until_settled(
     deadline = loop.time() + limit
     last: M | None = None
     warned = False
+    # Asked whether it expired rather than compared with loop.time(): uvloop may fire a
+    # timer up to a millisecond before its clock reaches the deadline.
+    until_deadline = asyncio.timeout_at(deadline)
     try:
-        async with asyncio.timeout_at(deadline):
+        async with until_deadline:
             while True:
                 wake.clear()
                 last = await fetch()
@@ -112,7 +115,7 @@ async def wait_until_settled(
                     pass
                 interval = min(interval * 1.5, max_poll_interval)
     except TimeoutError:
-        if loop.time() < deadline:
+        if not until_deadline.expired():
             raise  # a timeout from inside fetch(), not our deadline
         status = None if last is None else status_of(last)
         state = "" if last is None else f" (last status {status.value if status else None})"

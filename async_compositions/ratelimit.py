@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 import attrs
 from aiolimiter import AsyncLimiter
@@ -85,10 +86,12 @@ class RateLimit:
     async def acquire(self, kind: str, what: str) -> float:
         """Wait for the budget of one ``kind`` request; return the seconds waited."""
         loop = asyncio.get_running_loop()
-        start = loop.time()
         bucket = self._buckets.get(kind)
-        if bucket is None and self._paused_until <= start:
+        if bucket is None and self._paused_until <= loop.time():
             return 0.0
+        # Timed on the monotonic clock, not loop.time(): uvloop's moves in whole
+        # milliseconds, so a request that never waited could be reported waiting 1 ms.
+        start = time.monotonic()
         # One queue per kind: a request that arrived first goes first, pause or not.
         async with self._order[kind]:
             if bucket is not None:
@@ -97,7 +100,7 @@ class RateLimit:
             # waited for it. A loop, not an Event: another 429 may push the end further.
             while (delay := self._paused_until - loop.time()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(delay)
-        waited = loop.time() - start
+        waited = time.monotonic() - start
         if waited > 0.0005:
             logger.debug("rate limit: %s waited %.3fs for the %s budget", what, waited, kind)
         return waited

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,56 @@ from s3_server import MotoServer, dummy_aws_env
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
+
+
+# -- Event loop: `pytest --event-loop=uvloop` runs every asyncio test and fixture on uvloop --
+
+EVENT_LOOPS = ("asyncio", "uvloop")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default="asyncio",
+        help="event loop for asyncio tests and fixtures (default: asyncio)",
+    )
+
+
+class _UvloopFactories:
+    """pytest-asyncio's loop-factory hook, registered only when uvloop is asked for.
+
+    With one factory pytest-asyncio keeps test ids unchanged; returning nothing is not
+    allowed once the hook is implemented, hence a plugin object instead of a conftest hook.
+    """
+
+    def __init__(self, factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
+        self._factory = factory
+
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+        return {"uvloop": self._factory}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("event_loop") != "uvloop":
+        return
+    try:
+        import uvloop
+    except ImportError as exc:
+        raise pytest.UsageError(f"--event-loop=uvloop needs uvloop installed: {exc}") from exc
+    if not hasattr(config.hook, "pytest_asyncio_loop_factories"):
+        raise pytest.UsageError("--event-loop=uvloop needs pytest-asyncio >= 1.4")
+    config.pluginmanager.register(_UvloopFactories(uvloop.new_event_loop), "uvloop-factories")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if config.getoption("event_loop") == "uvloop":
+        import uvloop
+
+        return f"event loop: uvloop {uvloop.__version__}"
+    return "event loop: asyncio"
 
 
 class _SentStreamWriter:

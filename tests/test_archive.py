@@ -7,6 +7,7 @@ import errno
 import hashlib
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from helpers import stray_tasks
 
 from async_compositions import ArchiveReport, RetryPolicy
+from async_compositions._manifest import Manifest
 from async_compositions._stores import _FileWriter
 from async_compositions.archive import (
     ArchiveFinished,
@@ -79,7 +81,7 @@ def deletes(emu: Emulator) -> list[RecordedRequest]:
 
 
 def rows(manifest: Path) -> dict[str, tuple[Any, ...]]:
-    with sqlite3.connect(manifest) as db:
+    with closing(sqlite3.connect(manifest)) as db:
         found = db.execute("SELECT id, state, key, size, sha256 FROM compositions").fetchall()
     return {row[0]: row[1:] for row in found}
 
@@ -462,3 +464,27 @@ async def test_progress_events_say_what_failed(emu: Emulator, side: Side, tmp_pa
     (failed,) = [e for e in events if isinstance(e, CompositionFailed)]
     assert failed.failure.id == id and failed.failure.stage == "download"
     assert not [e for e in events if isinstance(e, CompositionDeleted)]
+
+
+async def test_a_manifest_that_fails_to_open_closes_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        # Made on the manifest's thread, inspected from this one.
+        opened.append(connect(*args, **kwargs, check_same_thread=False))
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    path = tmp_path / "m.sqlite3"
+    async with Manifest(path, provider="twilio", destination=str(tmp_path)):
+        pass
+    with pytest.raises(ValueError, match="belongs to another archive"):
+        async with Manifest(path, provider="telnyx", destination=str(tmp_path)):
+            pass
+    assert len(opened) == 2
+    for db in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+            db.execute("SELECT 1")

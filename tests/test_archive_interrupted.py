@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def check_consistent(dest: Path, manifest: Path, expected: dict[str, bytes], gon
     """The manifest never claims more than is true; no final name holds a partial file."""
     rows = {}
     if manifest.exists():
-        with sqlite3.connect(manifest) as db:
+        with closing(sqlite3.connect(manifest)) as db:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             for id, state, key, size, sha256 in db.execute(
                 "SELECT id, state, key, size, sha256 FROM compositions"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,7 @@ async def read(admin: S3Client, bucket: str, key: str) -> bytes:
 
 
 def manifest_rows(path: Path) -> dict[str, tuple[Any, ...]]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         return {
             r[0]: r[1:]
             for r in db.execute("SELECT id, state, key, size, checksum FROM compositions")

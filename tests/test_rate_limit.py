@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -233,3 +234,21 @@ async def test_media_downloads_do_not_spend_the_api_budget(emu: Emulator, tmp_pa
         await client.compositions.download(sid, tmp_path)
         stats = client.stats
     assert stats.waited < 0.5 and stats.requests == 2  # the /Media request and the media GET
+
+
+async def test_a_request_with_tokens_to_spare_reports_no_wait(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Waits are not timed on loop.time(), which moves in whole milliseconds on uvloop."""
+    loop = asyncio.get_running_loop()
+    ticks = itertools.count()
+    try:
+        # Each reading one millisecond on: the coarsest clock a loop may have.
+        monkeypatch.setattr(loop, "time", lambda: next(ticks) / 1000)
+    except AttributeError:
+        pytest.skip(f"{type(loop).__name__}.time cannot be replaced")
+    caplog.set_level(logging.DEBUG, logger="async_compositions")
+    limit = RateLimit(reads=100, writes=100)
+    waits = [await limit.acquire(kind, "GET /x") for kind in ("read", "write") * 3]
+    assert max(waits) < 0.0005
+    assert [r.getMessage() for r in caplog.records if r.name == "async_compositions"] == []

@@ -252,6 +252,33 @@ async def test_an_invalid_id_raises_before_any_request(
     assert emu.requests == []
 
 
+def test_the_deadline_raises_wait_timeout_even_when_uvloop_fires_it_early() -> None:
+    """uvloop may run a timer up to a millisecond before its loop.time() reaches it."""
+    uvloop = pytest.importorskip("uvloop")
+    sid = "CJ" + "8" * 32
+    url = f"https://video.twilio.com/v1/Compositions/{sid}"
+
+    async def wait_many() -> list[Exception]:
+        errors: list[Exception] = []
+        with aioresponses() as mock:
+            mock.get(url, payload={"sid": sid, "status": "processing"}, repeat=True)
+            async with TwilioClient("AC" + "a" * 32, "token") as client:
+                # Deadlines at varied fractions of a millisecond, each reached while
+                # waiting to poll again: about half fire early by loop.time().
+                for n in range(20):
+                    try:
+                        await client.compositions.wait(
+                            sid, timeout=0.005 + n * 0.00037, poll_interval=10
+                        )
+                    except Exception as exc:
+                        errors.append(exc)
+        return errors
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        errors = runner.run(wait_many())
+    assert [type(e) for e in errors] == [WaitTimeoutError] * 20
+
+
 async def test_an_unknown_status_is_logged_once_and_waited_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

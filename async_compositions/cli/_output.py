@@ -361,7 +361,9 @@ class Output:
                     if task is not None:
                         progress.remove_task(task)
                     counts = ", ".join(f"{k} {v}" for k, v in self._tally.items())
-                    progress.update(overall, description=counts, completed=self._moved)
+                    progress.update(
+                        overall, description=counts or "archived 0", completed=self._moved
+                    )
 
             yield on_event
 
@@ -389,7 +391,8 @@ class Output:
             self._json_line(line)
         elif not self.interactive or outcome in ("failed",):
             detail = "" if line[outcome] is True else f"  {line[outcome]}"
-            extra = f"  {line['error']}" if "error" in line else ""
+            # A quoted body (S3's XML) may span lines; one composition is one line.
+            extra = f"  {' '.join(line['error'].split())}" if "error" in line else ""
             self._line(f"{outcome:<10} {line['id']}{detail}{extra}")
 
     def archive_summary(self, report: ArchiveReport | None) -> None:
