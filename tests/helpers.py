@@ -4,10 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
 import socket
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["basic_auth", "stray_tasks", "unused_port"]
+if TYPE_CHECKING:
+    import pytest
+
+    from async_compositions.emulator import Emulator
+
+__all__ = [
+    "CliRun",
+    "basic_auth",
+    "emulator_environment",
+    "run_cli",
+    "stray_tasks",
+    "unused_port",
+]
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one run of the command-line tool did: its exit status and its output."""
+
+    code: int
+    out: str
+    err: str
+
+    def lines(self) -> list[str]:
+        return self.out.splitlines()
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+    def fields(self) -> dict[str, str]:
+        """A field/value table (one composition) as a dict of its cells."""
+        return dict(line.split(maxsplit=1) for line in self.lines())
+
+
+def emulator_environment(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment `python -m async_compositions.emulator` prints, and nothing else."""
+    for name in list(os.environ):
+        if name.startswith(("TWILIO_", "TELNYX_", "ASYNC_COMPOSITIONS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TWILIO_VIDEO_BASE_URL", emu.twilio_base_url)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", emu.twilio_account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", emu.twilio_auth_token)
+    monkeypatch.setenv("TELNYX_BASE_URL", emu.telnyx_base_url)
+    monkeypatch.setenv("TELNYX_API_KEY", emu.telnyx_api_key)
+
+
+async def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliRun:
+    """Run the tool in this process (on a thread: it runs its own event loop)."""
+    from async_compositions.cli import main
+
+    code = await asyncio.to_thread(main, list(args))
+    captured = capsys.readouterr()
+    return CliRun(code, captured.out, captured.err)
 
 
 def basic_auth(user: str, password: str) -> str:

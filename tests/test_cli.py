@@ -12,13 +12,13 @@ import subprocess
 import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from helpers import CliRun as Run
 
 from async_compositions.cli import main
 from async_compositions.emulator import Emulator
@@ -29,19 +29,6 @@ MISSING_SID = "CJ" + "0" * 32
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 MISSING_ROOM = "RM" + "0" * 32
 ESC = "\x1b"
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
 
 
 def _clean_env() -> dict[str, str]:

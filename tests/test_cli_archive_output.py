@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import json
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from helpers import emulator_environment
+from helpers import run_cli as cli
 
 from async_compositions.cli import main
 from async_compositions.emulator import Emulator
@@ -32,19 +31,6 @@ GUARD = 10  # seconds; only stops a broken test from hanging, never asserted on
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
-
-
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
     async with Emulator(seed=7, media_size=SIZE, manual=True) as emulator:
@@ -53,22 +39,7 @@ async def emu() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 def env(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment `python -m async_compositions.emulator` prints, and nothing else."""
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "TELNYX_", "ASYNC_COMPOSITIONS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TWILIO_VIDEO_BASE_URL", emu.twilio_base_url)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", emu.twilio_account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", emu.twilio_auth_token)
-    monkeypatch.setenv("TELNYX_BASE_URL", emu.telnyx_base_url)
-    monkeypatch.setenv("TELNYX_API_KEY", emu.telnyx_api_key)
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    """Run the tool in this process (on a thread: it runs its own event loop)."""
-    code = await asyncio.to_thread(main, list(args))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
+    emulator_environment(emu, monkeypatch)
 
 
 def sha(data: bytes) -> str:

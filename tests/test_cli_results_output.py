@@ -10,39 +10,21 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import re
 import sys
 import urllib.parse
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import emulator_environment
+from helpers import run_cli as cli
 
 from async_compositions.cli import main
 from async_compositions.emulator import Emulator
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
-
-    def fields(self) -> dict[str, str]:
-        """A field/value table (one composition) as a dict of its cells."""
-        return dict(line.split(maxsplit=1) for line in self.lines())
 
 
 @pytest.fixture
@@ -53,22 +35,7 @@ async def emu() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 def env(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment `python -m async_compositions.emulator` prints, and nothing else."""
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "TELNYX_", "ASYNC_COMPOSITIONS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TWILIO_VIDEO_BASE_URL", emu.twilio_base_url)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", emu.twilio_account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", emu.twilio_auth_token)
-    monkeypatch.setenv("TELNYX_BASE_URL", emu.telnyx_base_url)
-    monkeypatch.setenv("TELNYX_API_KEY", emu.telnyx_api_key)
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    """Run the tool in this process (on a thread: it runs its own event loop)."""
-    code = await asyncio.to_thread(main, list(args))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
+    emulator_environment(emu, monkeypatch)
 
 
 class _Terminal(io.StringIO):
