@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import io
 import json
@@ -393,7 +394,7 @@ async def test_archives_last_month_only_then_a_rerun_skips(emu: Emulator, tmp_pa
     assert f"archived 3 ({3 * MEDIA_SIZE} bytes)" in out and "failed 0" in out
     manifest = dest / ".async-compositions-twilio.sqlite3"
     assert f"manifest: {manifest}" in out
-    with sqlite3.connect(manifest) as db:
+    with contextlib.closing(sqlite3.connect(manifest)) as db:
         recorded = dict(db.execute("SELECT id, state FROM compositions").fetchall())
     assert recorded == dict.fromkeys(inside, "archived")
     (query,) = {r.query_string for r in listings(emu)}
