@@ -1,6 +1,7 @@
 """``python -m benchmarks``: every benchmark in one run, then the chart.
 
-Paging, decode, concurrent fetch, import time, memory, archive and the rate governor run
+Paging, decode, concurrent fetch, import time, memory, archive, the rate governor and
+the fetch cases on uvloop run
 one after the other in this process (each network benchmark starts its own loopback server
 or emulator process, and the import and memory cases run in fresh interpreters). Their figures go to
 benchmarks/results.json and the chart to benchmarks/results.png; ``--quick`` is a smoke
@@ -24,6 +25,7 @@ from . import (
     bench_memory,
     bench_paging,
     bench_ratelimit,
+    bench_uvloop,
     chart,
 )
 
@@ -35,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "memory": bench_memory.main,
     "archive": bench_archive.main,
     "ratelimit": bench_ratelimit.main,
+    "uvloop": bench_uvloop.main,
 }
 
 

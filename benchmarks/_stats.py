@@ -51,6 +51,7 @@ PACKAGES = (
     "telnyx",
     "httpx",
     "pydantic",
+    "uvloop",
 )
 
 T = TypeVar("T")

@@ -244,6 +244,12 @@ async def _serve(args: argparse.Namespace, report: Report) -> int:
     handled = threading.current_thread() is threading.main_thread()
     if handled:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+        # Ctrl-C cancels the bot from inside the loop. (asyncio.run's own handler cancels
+        # straight from the signal handler, which can land between two steps of a library
+        # completing a future and make it fail with InvalidStateError.)
+        task = asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
     try:
         seen = Seen(args.state)
         client: TwilioClient | TelnyxClient
@@ -262,6 +268,7 @@ async def _serve(args: argparse.Namespace, report: Report) -> int:
     finally:
         if handled:
             loop.remove_signal_handler(signal.SIGTERM)
+            loop.remove_signal_handler(signal.SIGINT)
     return 0
 
 
@@ -274,9 +281,9 @@ def main(argv: Sequence[str] | None = None, *, report: Report = print) -> int:
     if args.iterations is not None and args.iterations < 1:
         parser.error("--iterations must be at least 1")
     try:
-        # asyncio.run cancels the bot on Ctrl-C, so the client is closed on the way out.
+        # Ctrl-C cancels the bot, so the client is closed on the way out.
         return asyncio.run(_serve(args, report))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 0
     except (ValueError, OSError) as exc:
         # Missing credentials or an unreadable state file, found before the first poll.

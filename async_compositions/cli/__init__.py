@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from ..errors import CompositionFailedError, CompositionsError, WaitTimeoutError
 from ._args import (
@@ -60,6 +63,29 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+async def _interruptible(job: Coroutine[Any, Any, int]) -> int:
+    """Await ``job``; Ctrl-C cancels it from inside the event loop.
+
+    asyncio.run's own handler cancels the main task from the signal handler itself, which
+    can land between aiohttp's check that a future is pending and its completing it: the
+    interrupt then surfaces as a fatal InvalidStateError instead of a clean stop.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    handled = task is not None and threading.current_thread() is threading.main_thread()
+    if handled:
+        assert task is not None
+        try:
+            loop.add_signal_handler(signal.SIGINT, task.cancel)
+        except NotImplementedError:  # Windows' event loops: asyncio.run's handler stays
+            handled = False
+    try:
+        return await job
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (documented in ``--help``)."""
     try:
@@ -81,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_provider_options(args, provider)
         job = prepare(args, provider)
         output = Output(json_lines=args.json, provider=provider)
-        return asyncio.run(run(args, provider, job, output))
-    except KeyboardInterrupt:
+        return asyncio.run(_interruptible(run(args, provider, job, output)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return EXIT_INTERRUPTED
     except UsageError as exc:
         return _fail(exc, EXIT_USAGE)
