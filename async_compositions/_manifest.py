@@ -38,6 +38,9 @@ DELETING = "deleting"  # archived; a DELETE was sent and its answer is not recor
 DELETED = "deleted"  # archived, then deleted at the provider
 FAILED = "failed"  # the last attempt failed; a rerun tries again
 
+# The columns of a ManifestRow, in its order.
+_SELECT_ROWS = "SELECT id, state, key, size, sha256, checksum, error FROM compositions"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS compositions (
@@ -166,7 +169,7 @@ class Manifest:
         if self._db is None:
             return None
         row = self._db.execute(
-            "SELECT id, state, key, size, sha256, checksum, error FROM compositions WHERE id = ?",
+            f"{_SELECT_ROWS} WHERE id = ?",
             (id,),
         ).fetchone()
         return None if row is None else ManifestRow(*row)
@@ -249,8 +252,7 @@ class Manifest:
         if self._db is None:
             return []
         found = self._db.execute(
-            "SELECT id, state, key, size, sha256, checksum, error FROM compositions "
-            "WHERE state = ?",
+            f"{_SELECT_ROWS} WHERE state = ?",
             (state,),
         ).fetchall()
         return [ManifestRow(*row) for row in found]
